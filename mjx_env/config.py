@@ -1,0 +1,115 @@
+"""Configuration of the paper_return environment: frozen dataclasses whose defaults train.
+
+Units: metres, radians, seconds, kilograms. Every range is a (low, high) pair sampled uniformly,
+per env, at reset. `validate` turns a bad value into a ValueError that names the field.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RandomizationConfig:
+    """Domain randomisation, sampled per env at every reset. Scales multiply the facts' values."""
+
+    enabled: bool = True
+    paper_friction_scale: tuple[float, float] = (0.8, 1.2)  # x 0.6 (sliding)
+    paper_mass_scale: tuple[float, float] = (0.8, 1.2)  # x 0.005 kg, inertia scaled alike
+    fingertip_friction_scale: tuple[float, float] = (0.8, 1.2)  # x 2.0
+    kp_scale: tuple[float, float] = (0.9, 1.1)  # x 17.8 N m / rad, per joint
+    damping_scale: tuple[float, float] = (0.8, 1.2)  # x 0.60 N m s / rad, per joint
+    arm_qpos_noise: float = 0.05  # rad, +- around the home pose, per joint
+    camera_pos_noise: float = 0.01  # m, +- per axis, top and wrist cameras (renderer only)
+    light_pos_noise: float = 0.1  # m, +- per axis (renderer only)
+    light_diffuse_scale: tuple[float, float] = (0.7, 1.3)  # renderer only
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """paper_return task, physics and reward settings (see README "Environment")."""
+
+    impl: str | None = None  # "jax" | "warp" | None = the faster on this device (scene.py)
+    ctrl_dt: float = 1.0 / 30.0  # s, control period: the recordings' 30 fps
+    sim_dt: float = 1.0 / 240.0  # s, physics step: 8 substeps per control step
+    episode_length: int = 300  # control steps (10 s) before truncation
+    # Action: target = base + alpha * action_scale * clip(action, -1, 1), clipped to joint ranges.
+    action_scale: float = 0.05  # rad per unit action
+    alpha: float = 0.7
+    home_qpos: tuple[float, ...] = (0.0, 0.3, -0.6, 0.0, 0.0, 0.0)  # rad, arm reset pose
+    # Reset: paper centre placed `paper_distance` from the target centre, in a direction within
+    # +-`paper_direction_spread` of the target->robot bearing, yaw +-`paper_yaw_noise`.
+    paper_distance: tuple[float, float] = (0.07, 0.11)  # m
+    paper_direction_spread: float = 0.45  # rad
+    paper_yaw_noise: float = 0.15  # rad
+    # Success: centre within `success_pos_tol` of the target centre and yaw error (mod pi, the
+    # sheet is symmetric under a half turn) within `success_yaw_tol`, lying on the table, for
+    # `success_hold_steps` consecutive control steps. Success ends the episode.
+    success_pos_tol: float = 0.02  # m
+    success_yaw_tol: float = math.radians(15.0)  # rad
+    success_hold_steps: int = 5
+    # Reward weights; each term is reported as metrics["reward/<name>"].
+    reward_reach: float = 0.5  # x exp(-|fingertip - paper centre| / 0.05 m), per step
+    reward_progress: float = 20.0  # x decrease of the paper-target distance (m) this step
+    reward_distance: float = 0.1  # x -(paper-target distance / 0.1 m), per step
+    reward_yaw: float = 0.1  # x -(|yaw error| / (pi/2)), per step
+    reward_action: float = 0.01  # x -mean(action^2), per step
+    reward_success: float = 10.0  # once, when success fires
+    # MuJoCo Warp buffer sizes per env (contacts, constraint rows).
+    naconmax_per_env: int = 24
+    njmax: int = 96
+    randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
+
+    @property
+    def n_substeps(self) -> int:
+        return int(round(self.ctrl_dt / self.sim_dt))
+
+    def replace(self, **changes) -> "EnvConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def _check_range(name: str, pair, low: float = -math.inf) -> None:
+    if len(pair) != 2 or not (low <= pair[0] <= pair[1]):
+        raise ValueError(f"{name} must be a (low, high) pair with {low} <= low <= high, got {pair}")
+
+
+def validate(config: EnvConfig) -> EnvConfig:
+    """Raise ValueError naming the first bad field; return `config` unchanged otherwise."""
+    from mjx_env.scene import check_impl  # local: scene imports jax
+
+    if config.impl is not None:
+        check_impl(config.impl)
+    if not config.ctrl_dt > 0 or not config.sim_dt > 0:
+        raise ValueError(f"ctrl_dt and sim_dt must be > 0 s, got {config.ctrl_dt}, {config.sim_dt}")
+    ratio = config.ctrl_dt / config.sim_dt
+    if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
+        raise ValueError(f"ctrl_dt / sim_dt must be a whole number of substeps, got {ratio:.4f}")
+    if config.episode_length < 1:
+        raise ValueError(f"episode_length must be >= 1 step, got {config.episode_length}")
+    if not config.action_scale > 0 or not config.alpha >= 0:
+        raise ValueError(f"need action_scale > 0 and alpha >= 0, got {config.action_scale}, {config.alpha}")
+    if len(config.home_qpos) != 6:
+        raise ValueError(f"home_qpos must hold 6 joint angles, got {len(config.home_qpos)}")
+    _check_range("paper_distance", config.paper_distance, 0.0)
+    if config.success_pos_tol <= 0 or not 0 < config.success_yaw_tol <= math.pi / 2:
+        raise ValueError("success_pos_tol must be > 0 m and success_yaw_tol in (0, pi/2] rad")
+    if config.success_hold_steps < 1:
+        raise ValueError(f"success_hold_steps must be >= 1, got {config.success_hold_steps}")
+    if config.naconmax_per_env < 1 or config.njmax < 1:
+        raise ValueError("naconmax_per_env and njmax must be >= 1")
+    r = config.randomization
+    for name in ("paper_friction_scale", "paper_mass_scale", "fingertip_friction_scale",
+                 "kp_scale", "damping_scale", "light_diffuse_scale"):
+        _check_range(f"randomization.{name}", getattr(r, name), 0.0)
+    for name in ("arm_qpos_noise", "camera_pos_noise", "light_pos_noise"):
+        if getattr(r, name) < 0:
+            raise ValueError(f"randomization.{name} must be >= 0, got {getattr(r, name)}")
+    return config
+
+
+def check_num_envs(num_envs: int) -> int:
+    """A positive whole number of envs, or ValueError."""
+    if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+        raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+    return num_envs

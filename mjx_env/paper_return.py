@@ -1,0 +1,187 @@
+"""The SO-101 paper_return environment on MuJoCo Playground's `MjxEnv`.
+
+One env's `reset(rng) -> State` and `step(state, action) -> State`; batch with `jax.vmap` (or
+`wrap_for_training`, which adds vmap, truncation and auto-reset). Both MJX backends work:
+`impl="jax"` and `impl="warp"`.
+
+Control (30 Hz, `n_substeps` physics steps each):
+    target = base + alpha * action_scale * clip(action, -1, 1), clipped to the joint ranges,
+where `base` (6,) rad is `info["base_target"]` when `info["base_active"]` is 1, else the previous
+control target (so a driver that sets no base holds the pose; at reset that is the initial arm
+pose). `set_base` writes both keys. Actions must have shape (6,) per env; NaN/Inf entries are
+replaced by 0 and counted in `metrics["nan_action"]` (never passed to the physics).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jp
+import numpy as np
+from ml_collections import config_dict
+from mujoco import mjx
+from mujoco_playground._src import mjx_env, wrapper
+
+from mjx_env import randomize, task
+from mjx_env.config import EnvConfig, check_num_envs, validate
+from mjx_env.scene import ARM_JOINTS, SCENE_XML, default_impl, load_mj_model, put_model, qpos_index
+
+TARGET_XY = (0.275, 0.175)  # m, centre of the red tape square (paper_return_task.md)
+ROBOT_XY = (0.050, -0.029)  # m, robot base
+METRIC_KEYS = ("success", "goal_distance", "yaw_error", "nan_action", "nan_physics") + tuple(
+    f"reward/{k}" for k in ("reach", "progress", "distance", "yaw", "action", "success"))
+
+
+class PaperReturn(mjx_env.MjxEnv):
+    """Slide an A5 sheet into the red tape square. Observation: 25 floats (`task.OBS_SLICES`)."""
+
+    def __init__(self, config: EnvConfig = EnvConfig(), num_envs: int = 1):
+        """`num_envs` sizes MuJoCo Warp's contact buffers (ignored by impl="jax")."""
+        self.config = validate(config)
+        self.impl = config.impl or default_impl()
+        self.num_envs = check_num_envs(num_envs)
+        super().__init__(config_dict.ConfigDict(
+            {"ctrl_dt": config.ctrl_dt, "sim_dt": config.sim_dt, "impl": self.impl}))
+        self._mj_model = load_mj_model(config.sim_dt)
+        self._mjx_model = put_model(self._mj_model, self.impl)
+        m = self._mj_model
+        self.ids = randomize.scene_ids(m)
+        self._arm_qpos = np.array([qpos_index(m, j) for j in ARM_JOINTS])
+        self._arm_dofs = self.ids.arm_dofs
+        self._paper_qpos = qpos_index(m, "paper")
+        self._paper_dof = int(m.jnt_dofadr[m.joint("paper").id])
+        self._ee_site = m.site("ee").id
+        rng = m.jnt_range[[m.joint(j).id for j in ARM_JOINTS]]
+        self.joint_lower, self.joint_upper = jp.asarray(rng[:, 0]), jp.asarray(rng[:, 1])
+        self.target = jp.array([*TARGET_XY, 0.0])
+        self._bearing = float(np.arctan2(ROBOT_XY[1] - TARGET_XY[1], ROBOT_XY[0] - TARGET_XY[0]))
+        self.kp_nominal = jp.asarray(m.actuator_gainprm[:, 0])
+
+    # --- Playground interface -------------------------------------------------------------
+    @property
+    def xml_path(self) -> str:
+        return str(SCENE_XML)
+
+    @property
+    def action_size(self) -> int:
+        return 6
+
+    @property
+    def mj_model(self):
+        return self._mj_model
+
+    @property
+    def mjx_model(self) -> mjx.Model:
+        return self._mjx_model
+
+    def model_for(self, dr: dict) -> mjx.Model:
+        """The MJX model with one env's randomisation `info["dr"]` applied."""
+        return randomize.apply(self._mjx_model, dr, self.ids)
+
+    def reset(self, rng: jax.Array) -> mjx_env.State:
+        cfg = self.config
+        rng, k_dr, k_dist, k_dir, k_yaw, k_arm = jax.random.split(rng, 6)
+        dr = randomize.sample(k_dr, cfg.randomization, self._mj_model.nlight)
+        dist = jax.random.uniform(k_dist, minval=cfg.paper_distance[0], maxval=cfg.paper_distance[1])
+        bearing = self._bearing + jax.random.uniform(
+            k_dir, minval=-cfg.paper_direction_spread, maxval=cfg.paper_direction_spread)
+        paper_xy = self.target[:2] + dist * jp.array([jp.cos(bearing), jp.sin(bearing)])
+        yaw = jax.random.uniform(k_yaw, minval=-cfg.paper_yaw_noise, maxval=cfg.paper_yaw_noise)
+        paper = jp.array([paper_xy[0], paper_xy[1], 0.0005,
+                          jp.cos(yaw / 2), 0.0, 0.0, jp.sin(yaw / 2)])
+        noise = cfg.randomization.arm_qpos_noise if cfg.randomization.enabled else 0.0
+        arm = jp.asarray(cfg.home_qpos) + jax.random.uniform(k_arm, (6,), minval=-noise, maxval=noise)
+        arm = jp.clip(arm, self.joint_lower, self.joint_upper)
+        return self.reset_to(rng, dr, paper, arm)
+
+    def reset_to(self, rng: jax.Array, dr: dict, paper_qpos: jax.Array, arm_qpos: jax.Array
+                 ) -> mjx_env.State:
+        """State with the paper free joint at `paper_qpos` (7,) (m, wxyz quat) and the arm at
+        `arm_qpos` (6,) rad, at rest, randomisation `dr`. Tests use it to set exact states."""
+        qpos = jp.asarray(self._mj_model.qpos0, jp.float32)
+        qpos = qpos.at[self._paper_qpos:self._paper_qpos + 7].set(paper_qpos)
+        qpos = qpos.at[self._arm_qpos].set(arm_qpos)
+        kwargs = {}
+        if self.impl == "warp":
+            kwargs = {"naconmax": self.config.naconmax_per_env * self.num_envs,
+                      "njmax": self.config.njmax}
+        data = mjx_env.make_data(self._mj_model, qpos=qpos, ctrl=arm_qpos, impl=self.impl, **kwargs)
+        data = mjx.forward(self.model_for(dr), data)
+        goal_dist = jp.linalg.norm(self.target[:2] - paper_qpos[:2])
+        info = {
+            "rng": rng,
+            "dr": dr,
+            "base_target": jp.asarray(arm_qpos, jp.float32),
+            "base_active": jp.float32(0.0),
+            "last_target": jp.asarray(arm_qpos, jp.float32),
+            "success_steps": jp.int32(0),
+            "goal_distance": goal_dist.astype(jp.float32),
+        }
+        metrics = {k: jp.float32(0.0) for k in METRIC_KEYS}
+        metrics["goal_distance"] = goal_dist.astype(jp.float32)
+        return mjx_env.State(data, self._observe(data), jp.float32(0.0), jp.float32(0.0), metrics, info)
+
+    def step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:
+        cfg = self.config
+        if action.shape != (6,):
+            raise ValueError(
+                f"action must have shape (6,) per env (vmap for a batch), got {action.shape}")
+        finite = jp.isfinite(action)
+        action = jp.clip(jp.where(finite, action, 0.0), -1.0, 1.0)
+        info = dict(state.info)
+        base = jp.where(info["base_active"] > 0, info["base_target"], info["last_target"])
+        target = jp.clip(base + cfg.alpha * cfg.action_scale * action, self.joint_lower, self.joint_upper)
+        data = mjx_env.step(self.model_for(info["dr"]), state.data, target, self.n_substeps)
+
+        obs = self._observe(data)
+        nan_physics = ~jp.all(jp.isfinite(obs))
+        obs = jp.where(nan_physics, 0.0, obs)
+        paper_pos, paper_quat = obs[task.OBS_SLICES["paper_pos"]], obs[task.OBS_SLICES["paper_quat"]]
+        ee_pos = obs[task.OBS_SLICES["ee_pos"]]
+        in_pose = task.in_success_pose(paper_pos, paper_quat, self.target,
+                                       cfg.success_pos_tol, cfg.success_yaw_tol)
+        success_steps = jp.where(in_pose & ~nan_physics, info["success_steps"] + 1, 0)
+        success = success_steps >= cfg.success_hold_steps
+        terms = task.reward_terms(cfg, paper_pos, paper_quat, self.target, ee_pos, action,
+                                  info["goal_distance"], success)
+        reward = jp.where(nan_physics, 0.0, sum(terms.values()))
+        off_table = (paper_pos[2] < -0.02) | jp.any(jp.abs(paper_pos[:2]) > 0.6)
+        done = success | off_table | nan_physics
+
+        goal_dist = jp.linalg.norm(self.target[:2] - paper_pos[:2])
+        info.update(last_target=target, success_steps=success_steps.astype(jp.int32),
+                    goal_distance=goal_dist)
+        metrics = {f"reward/{k}": v for k, v in terms.items()}
+        metrics.update(success=success.astype(jp.float32), goal_distance=goal_dist,
+                       yaw_error=task.yaw_error(paper_quat),
+                       nan_action=jp.any(~finite).astype(jp.float32),
+                       nan_physics=nan_physics.astype(jp.float32))
+        return state.replace(data=data, obs=obs, reward=reward.astype(jp.float32),
+                             done=done.astype(jp.float32), metrics=metrics, info=info)
+
+    # --- helpers --------------------------------------------------------------------------
+    def _observe(self, data: mjx.Data) -> jax.Array:
+        p = self._paper_qpos
+        return task.observation(
+            data.qpos[self._arm_qpos], data.qvel[self._arm_dofs], data.qpos[p:p + 3],
+            data.qpos[p + 3:p + 7], self.target, data.site_xpos[self._ee_site])
+
+
+def set_base(state: mjx_env.State, base_target: jax.Array, active: jax.Array | float = 1.0
+             ) -> mjx_env.State:
+    """`state` with the base joint target (..., 6) rad for the next step (`active` 0 = hold)."""
+    info = dict(state.info)
+    info["base_target"] = jp.asarray(base_target, jp.float32)
+    info["base_active"] = jp.broadcast_to(jp.asarray(active, jp.float32), info["base_active"].shape)
+    return state.replace(info=info)
+
+
+def wrap_for_training(env: PaperReturn, episode_length: int | None = None):
+    """Vmap + truncation after `episode_length` steps (default: the config's) + auto-reset to a
+    freshly randomised state (Playground's wrapper with full_reset, so every episode resamples
+    the paper pose and the randomisation)."""
+    length = episode_length or env.config.episode_length
+    return wrapper.wrap_for_brax_training(env, episode_length=length, full_reset=True)
+
+
+def make(num_envs: int = 1, **overrides) -> PaperReturn:
+    """`PaperReturn(EnvConfig(**overrides), num_envs)`; an unknown field is a TypeError."""
+    return PaperReturn(EnvConfig(**overrides), num_envs=num_envs)

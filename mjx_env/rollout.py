@@ -1,0 +1,57 @@
+"""Fixed-seed evaluation episodes of a base policy on a batch of envs (one jitted scan)."""
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jp
+import numpy as np
+
+from mjx_env.paper_return import PaperReturn, set_base
+
+
+def evaluate(env: PaperReturn, base: Callable | None, num_episodes: int, seed: int = 0,
+             action: Callable | None = None) -> dict[str, np.ndarray]:
+    """Run `num_episodes` episodes side by side for `env.config.episode_length` steps.
+
+    `base(state) -> (6,)` absolute joint targets (None = hold pose); `action(state) -> (6,)` in
+    [-1, 1] (None = zeros). Each episode counts until its first `done`. Returns numpy arrays of
+    shape (num_episodes,): success (bool), steps (control steps until done or the limit),
+    final_goal_distance (m), episode_return.
+    """
+    length = env.config.episode_length
+    keys = jax.random.split(jax.random.PRNGKey(seed), num_episodes)
+
+    def one_step(carry, _):
+        state, alive, steps, ret, success, final_dist = carry
+        if base is not None:
+            state = set_base(state, base(state))
+        act = action(state) if action is not None else jp.zeros(6)
+        state = env.step(state, act)
+        ret = ret + alive * state.reward
+        success = success | (alive & (state.metrics["success"] > 0))
+        final_dist = jp.where(alive, state.metrics["goal_distance"], final_dist)
+        steps = steps + alive.astype(jp.int32)
+        alive = alive & (state.done == 0)
+        return (state, alive, steps, ret, success, final_dist), None
+
+    def run(key):
+        state = env.reset(key)
+        init = (state, jp.bool_(True), jp.int32(0), jp.float32(0.0), jp.bool_(False),
+                state.metrics["goal_distance"])
+        (_, _, steps, ret, success, final_dist), _ = jax.lax.scan(one_step, init, None, length)
+        return success, steps, final_dist, ret
+
+    success, steps, final_dist, ret = jax.jit(jax.vmap(run))(keys)
+    return {"success": np.asarray(success), "steps": np.asarray(steps),
+            "final_goal_distance": np.asarray(final_dist), "episode_return": np.asarray(ret)}
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a success rate."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))

@@ -1,0 +1,65 @@
+"""The paper_return task as pure functions of one env's state: observation, success, reward.
+
+Observation layout (25 float32), world frame, table top at z = 0:
+  [0:6]   arm joint positions, rad, order ARM_JOINTS
+  [6:12]  arm joint velocities, rad/s
+  [12:15] paper centre position, m
+  [15:19] paper orientation quaternion (w, x, y, z)
+  [19:22] goal vector: target centre - paper centre in x, y; z = 0, m
+  [22:25] end-effector site (fixed-jaw fingertip) position, m
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jp
+
+OBS_SIZE = 25
+OBS_SLICES = {
+    "qpos": slice(0, 6),
+    "qvel": slice(6, 12),
+    "paper_pos": slice(12, 15),
+    "paper_quat": slice(15, 19),
+    "goal_vec": slice(19, 22),
+    "ee_pos": slice(22, 25),
+}
+PAPER_ON_TABLE_Z = 0.005  # m: a paper centre higher than this is lifted, not lying on the table
+
+
+def observation(qpos: jax.Array, qvel: jax.Array, paper_pos: jax.Array, paper_quat: jax.Array,
+                target: jax.Array, ee_pos: jax.Array) -> jax.Array:
+    """(25,) float32 observation; see the module docstring for the slices."""
+    goal = jp.concatenate([target[:2] - paper_pos[:2], jp.zeros(1)])
+    return jp.concatenate([qpos, qvel, paper_pos, paper_quat, goal, ee_pos]).astype(jp.float32)
+
+
+def yaw_of(quat: jax.Array) -> jax.Array:
+    """Rotation about world z of a (w, x, y, z) quaternion, rad in (-pi, pi]."""
+    w, x, y, z = quat[0], quat[1], quat[2], quat[3]
+    return jp.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
+def yaw_error(paper_quat: jax.Array, target_yaw: jax.Array | float = 0.0) -> jax.Array:
+    """|paper yaw - target yaw| modulo pi (the sheet is symmetric under a half turn), in [0, pi/2]."""
+    err = yaw_of(paper_quat) - target_yaw
+    return jp.abs(jp.mod(err + jp.pi / 2, jp.pi) - jp.pi / 2)
+
+
+def in_success_pose(paper_pos: jax.Array, paper_quat: jax.Array, target: jax.Array,
+                    pos_tol: float, yaw_tol: float) -> jax.Array:
+    """True where the paper lies on the table with centre and yaw within tolerance of the target."""
+    dist = jp.linalg.norm(paper_pos[:2] - target[:2])
+    return (dist < pos_tol) & (yaw_error(paper_quat) < yaw_tol) & (paper_pos[2] < PAPER_ON_TABLE_Z)
+
+
+def reward_terms(cfg, paper_pos, paper_quat, target, ee_pos, action, prev_goal_dist, success):
+    """Weighted reward terms of one step (dict of scalars); their sum is the reward."""
+    goal_dist = jp.linalg.norm(target[:2] - paper_pos[:2])
+    reach_dist = jp.linalg.norm(ee_pos - paper_pos)
+    return {
+        "reach": cfg.reward_reach * jp.exp(-reach_dist / 0.05),
+        "progress": cfg.reward_progress * jp.clip(prev_goal_dist - goal_dist, -0.01, 0.01),
+        "distance": -cfg.reward_distance * goal_dist / 0.1,
+        "yaw": -cfg.reward_yaw * yaw_error(paper_quat) / (jp.pi / 2),
+        "action": -cfg.reward_action * jp.mean(jp.square(action)),
+        "success": cfg.reward_success * success.astype(jp.float32),
+    }
