@@ -4,10 +4,10 @@ From the observation alone it picks one of four moves, then turns the wanted fin
 into absolute joint targets with inverse kinematics (jaws pointing down) plus gravity
 compensation (target += qfrc_bias / kp, so the servos' sag does not lift the fingertip):
   lift     fingertip low but not over the paper centre: rise straight up to the hover height
-  approach fly over the paper centre at the hover height
-  descend  over the centre: press the fingertip into the sheet
+  approach fly over the press point at the hover height
+  descend  over the press point (just behind the centre): press the fingertip into the sheet
   drag     pressed: move towards the target at `drag_speed`, so friction slides the sheet along
-Pressing at the centre makes friction act through the sheet's centre: it translates, not turns.
+Pressing near the centre makes friction act near the sheet's centre: it translates, not turns.
 """
 from __future__ import annotations
 
@@ -27,9 +27,12 @@ ROBOT_XY = (0.050, -0.029)  # m, robot base in the world
 class ExpertConfig:
     hover_height: float = 0.045  # m, fingertip height when flying
     press_depth: float = 0.003  # m, commanded depth below first contact (force ~ kp * depth)
-    align_tol: float = 0.012  # m, fingertip within this of the paper centre counts as over it
-    move_speed: float = 0.25  # m/s, fingertip speed when flying
-    drag_speed: float = 0.08  # m/s, fingertip speed when dragging
+    align_tol: float = 0.012  # m, fingertip within this of the press point counts as over it
+    press_offset: float = 0.015  # m, press point behind the sheet centre (away from the target)
+    drag_radius: float = 0.035  # m, keep dragging while the fingertip is this near the centre
+    move_speed: float = 0.35  # m/s, fingertip speed when flying
+    descend_speed: float = 0.08  # m/s, when pressing down (faster overshoots into the sheet)
+    drag_speed: float = 0.12  # m/s, fingertip speed when dragging
     ik_iterations: int = 6
     # Jaw tilt away from the robot, rad: 0 (vertical) at `tilt_near`, `tilt_max` at `tilt_far`
     # horizontal distance (m) from the robot base; a vertical wrist cannot reach far points.
@@ -52,22 +55,24 @@ class ScriptedExpert:
         s = task.OBS_SLICES
         ee, paper, goal = obs[s["ee_pos"]], obs[s["paper_pos"]], obs[s["goal_vec"]][:2]
         contact_z = CONTACT_EE_Z
-        offset = jp.linalg.norm(ee[:2] - paper[:2])
-        over = offset < cfg.align_tol
-        pressed = over & (ee[2] < contact_z + 0.003)
-        low = ee[2] < 0.5 * cfg.hover_height
         dist = jp.linalg.norm(goal)
         direction = goal / jp.maximum(dist, 1e-6)
+        # Press behind the centre: the fingertip creeps forward over the sheet while dragging.
+        press = paper[:2] - cfg.press_offset * direction
+        over = jp.linalg.norm(ee[:2] - press) < cfg.align_tol
+        pressed = (ee[2] < contact_z + 0.003) & (jp.linalg.norm(ee[:2] - paper[:2]) < cfg.drag_radius)
+        low = ee[2] < 0.5 * cfg.hover_height
         dt = self.env.dt
 
         lift = jp.array([ee[0], ee[1], cfg.hover_height])
-        approach = jp.array([paper[0], paper[1], cfg.hover_height])
-        descend = jp.array([paper[0], paper[1], contact_z - cfg.press_depth])
+        approach = jp.array([press[0], press[1], cfg.hover_height])
+        descend = jp.array([press[0], press[1], contact_z - cfg.press_depth])
         drag_xy = ee[:2] + direction * jp.minimum(cfg.drag_speed * dt, dist)
         drag = jp.array([drag_xy[0], drag_xy[1], contact_z - cfg.press_depth])
         wanted = jp.where(pressed, drag, jp.where(over, descend, jp.where(low, lift, approach)))
         step = wanted - ee
-        max_step = jp.where(pressed, 1.0, cfg.move_speed * dt)  # drag already speed-limited
+        speed = jp.where(over, cfg.descend_speed, cfg.move_speed)
+        max_step = jp.where(pressed, 1.0, speed * dt)  # drag is speed-limited above
         return ee + step * jp.minimum(1.0, max_step / jp.maximum(jp.linalg.norm(step), 1e-6))
 
     def approach_axis(self, pos: jax.Array) -> jax.Array:

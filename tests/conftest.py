@@ -1,0 +1,62 @@
+"""Shared fixtures: one small jitted env batch per MJX impl, compiled once per test session."""
+from __future__ import annotations
+
+import mjx_env  # noqa: F401  (sets the XLA CPU flag before JAX starts)
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jp
+import pytest
+
+from mjx_env import randomize
+from mjx_env.paper_return import PaperReturn, make
+
+NUM_ENVS = 4
+
+
+@dataclass
+class Batch:
+    """Jitted, vmapped entry points of one env instance (compiled on first use)."""
+
+    env: PaperReturn
+    num_envs: int
+
+    def __post_init__(self):
+        self.reset = jax.jit(jax.vmap(self.env.reset))
+        self.step = jax.jit(jax.vmap(self.env.step))
+        self.reset_to = jax.jit(jax.vmap(self.env.reset_to))
+
+    def keys(self, seed: int = 0):
+        return jax.random.split(jax.random.PRNGKey(seed), self.num_envs)
+
+    def place(self, paper_qpos, arm_qpos=None, seed: int = 0):
+        """Batch with every env's paper at `paper_qpos` (7,) and the arm at home, nominal DR."""
+        n = self.num_envs
+        arm = jp.asarray(self.env.config.home_qpos if arm_qpos is None else arm_qpos)
+        dr = jax.vmap(lambda _: randomize.nominal(self.env.mj_model.nlight))(jp.arange(n))
+        return self.reset_to(self.keys(seed), dr, jp.tile(jp.asarray(paper_qpos), (n, 1)),
+                             jp.tile(arm, (n, 1)))
+
+    def run(self, state, actions):
+        """Step through `actions` (T, num_envs, 6); returns the final state and the states list."""
+        states = []
+        for a in actions:
+            state = self.step(state, a)
+            states.append(state)
+        return state, states
+
+
+@pytest.fixture(scope="session")
+def jax_batch() -> Batch:
+    return Batch(make(num_envs=NUM_ENVS, impl="jax"), NUM_ENVS)
+
+
+@pytest.fixture(scope="session")
+def warp_batch() -> Batch:
+    return Batch(make(num_envs=NUM_ENVS, impl="warp"), NUM_ENVS)
+
+
+def paper_at(x: float, y: float, yaw: float = 0.0) -> jax.Array:
+    """Free-joint qpos (7,) of the sheet lying flat at (x, y) m with yaw rad."""
+    return jp.array([x, y, 0.0005, jp.cos(yaw / 2), 0.0, 0.0, jp.sin(yaw / 2)])
