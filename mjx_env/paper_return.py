@@ -1,7 +1,7 @@
 """The SO-101 paper_return environment on MuJoCo Playground's `MjxEnv`.
 
 One env's `reset(rng) -> State` and `step(state, action) -> State`; batch with `jax.vmap` (or
-`wrap_for_training`, which adds vmap, truncation and auto-reset). Both MJX backends work:
+`mjx_env.wrappers.wrap_for_training`, which adds vmap, truncation and auto-reset). Both MJX backends work:
 `impl="jax"` and `impl="warp"`.
 
 Control (30 Hz, `n_substeps` physics steps each):
@@ -18,7 +18,7 @@ import jax.numpy as jp
 import numpy as np
 from ml_collections import config_dict
 from mujoco import mjx
-from mujoco_playground._src import mjx_env, wrapper
+from mujoco_playground._src import mjx_env
 
 from mjx_env import randomize, task
 from mjx_env.config import EnvConfig, check_num_envs, validate
@@ -172,14 +172,6 @@ def set_base(state: mjx_env.State, base_target: jax.Array, active: jax.Array | f
     info["base_target"] = jp.asarray(base_target, jp.float32)
     info["base_active"] = jp.broadcast_to(jp.asarray(active, jp.float32), info["base_active"].shape)
     return state.replace(info=info)
-
-
-def wrap_for_training(env: PaperReturn, episode_length: int | None = None):
-    """Vmap + truncation after `episode_length` steps (default: the config's) + auto-reset to a
-    freshly randomised state (Playground's wrapper with full_reset, so every episode resamples
-    the paper pose and the randomisation)."""
-    length = episode_length or env.config.episode_length
-    return wrapper.wrap_for_brax_training(env, episode_length=length, full_reset=True)
 
 
 def make(num_envs: int = 1, **overrides) -> PaperReturn:

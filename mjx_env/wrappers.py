@@ -1,0 +1,54 @@
+"""Training wrappers: vmap, time limit and auto-reset to a freshly randomised state.
+
+Playground's `BraxAutoResetWrapper(full_reset=True)` replaces the whole `info` of a finished env
+with the reset's, which zeroes Brax's `info["truncation"]` exactly on the steps where it matters
+(PPO must bootstrap the value on a time-out, not on success). This wrapper resets the same way
+but keeps the episode bookkeeping of Brax's `EpisodeWrapper`.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jp
+from brax.envs.wrappers import training as brax_training
+from mujoco_playground._src import mjx_env
+
+EPISODE_KEYS = ("steps", "truncation", "episode_done", "episode_metrics")
+RNG_KEY = "auto_reset_rng"
+
+
+class FreshAutoReset(brax_training.Wrapper):
+    """On `done`, the env's data, obs and info come from a new `reset` (new paper pose and
+    randomisation); `truncation`, `steps` and episode metrics of the finished step are kept."""
+
+    def reset(self, rng: jax.Array) -> mjx_env.State:
+        keys = jax.vmap(jax.random.split)(rng)
+        state = self.env.reset(keys[:, 1])
+        state.info[RNG_KEY] = keys[:, 0]
+        return state
+
+    def step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:
+        info = dict(state.info)
+        info["steps"] = jp.where(state.done, jp.zeros_like(info["steps"]), info["steps"])
+        state = self.env.step(state.replace(info=info, done=jp.zeros_like(state.done)), action)
+        keys = jax.vmap(jax.random.split)(state.info[RNG_KEY])
+        fresh = self.env.reset(keys[:, 1])
+
+        def where_done(new, old):
+            done = jp.reshape(state.done, state.done.shape + (1,) * (old.ndim - state.done.ndim))
+            return jp.where(done, new, old)
+
+        kept = {k: state.info[k] for k in EPISODE_KEYS}
+        info = jax.tree.map(where_done, {k: v for k, v in fresh.info.items() if k not in kept},
+                            {k: v for k, v in state.info.items() if k in fresh.info and k not in kept})
+        info.update(kept)
+        info[RNG_KEY] = keys[:, 0]
+        return state.replace(data=jax.tree.map(where_done, fresh.data, state.data),
+                             obs=where_done(fresh.obs, state.obs), info=info)
+
+
+def wrap_for_training(env, episode_length: int | None = None):
+    """Vmap + truncation after `episode_length` steps (default: the env config's) + auto-reset
+    to a freshly randomised state. The result runs under Brax's PPO unchanged."""
+    length = episode_length or env.config.episode_length
+    wrapped = brax_training.EpisodeWrapper(brax_training.VmapWrapper(env), length, 1)
+    return FreshAutoReset(wrapped)

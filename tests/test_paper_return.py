@@ -1,0 +1,164 @@
+"""The env's contract: batching, control law, randomisation, bad input, backends, wrappers."""
+import jax
+import jax.numpy as jp
+import numpy as np
+import pytest
+
+from conftest import paper_at
+from mjx_env import randomize
+from mjx_env.config import EnvConfig, RandomizationConfig
+from mjx_env.paper_return import PaperReturn, make, set_base
+from mjx_env.wrappers import wrap_for_training
+
+T_COMPARE = 15  # control steps (0.5 s) in the jax-vs-warp comparison
+# jax and warp are separate float32 solver implementations: they agree to ~1e-5 over a few
+# steps and drift apart slowly with contact; the stated tolerance for 0.5 s of this rollout:
+BACKEND_ATOL = 2e-3  # rad (arm joints) and m (paper position)
+
+
+def fixed_actions(n, steps=T_COMPARE, seed=3):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-1, 1, (steps, n, 6)).astype(np.float32)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(impl="cuda"), "unknown MJX impl"),
+    (dict(sim_dt=0.007), "whole number of substeps"),
+    (dict(episode_length=0), "episode_length"),
+    (dict(action_scale=-0.1), "action_scale"),
+    (dict(paper_distance=(0.1, 0.05)), "paper_distance"),
+    (dict(randomization=RandomizationConfig(kp_scale=(1.2, 0.8))), "kp_scale"),
+])
+def test_bad_config_is_refused(bad, match):
+    with pytest.raises(ValueError, match=match):
+        PaperReturn(EnvConfig(**bad))
+
+
+@pytest.mark.parametrize("num_envs", [-4, 0, 2.5, True])
+def test_bad_env_count_is_refused(num_envs):
+    with pytest.raises(ValueError, match="num_envs"):
+        make(num_envs=num_envs, impl="jax")
+
+
+def test_unknown_config_field_is_refused():
+    with pytest.raises(TypeError):
+        make(num_envs=1, imlp="jax")
+
+
+def test_wrong_action_shape_is_refused(jax_batch):
+    state = jax_batch.reset(jax_batch.keys())
+    with pytest.raises(ValueError, match=r"shape \(6,\)"):
+        jax_batch.step(state, jp.zeros((jax_batch.num_envs, 5)))
+
+
+def test_nan_action_counts_as_zero_and_is_flagged(jax_batch):
+    state = jax_batch.reset(jax_batch.keys())
+    clean = np.zeros((jax_batch.num_envs, 6), np.float32)
+    dirty = clean.copy()
+    dirty[0, 2] = np.nan
+    dirty[1, :] = np.inf
+    a = jax_batch.step(state, clean)
+    b = jax_batch.step(state, dirty)
+    np.testing.assert_array_equal(np.array(a.obs), np.array(b.obs))
+    np.testing.assert_array_equal(np.array(b.metrics["nan_action"]), [1, 1, 0, 0])
+    assert np.isfinite(np.array(b.obs)).all()
+
+
+def test_batched_shapes_and_types(jax_batch):
+    n = jax_batch.num_envs
+    state = jax_batch.reset(jax_batch.keys())
+    state = jax_batch.step(state, jp.zeros((n, 6)))
+    assert state.obs.shape == (n, 25) and state.obs.dtype == jp.float32
+    assert state.reward.shape == (n,) and state.done.shape == (n,)
+    assert {"success", "goal_distance", "reward/progress"} <= set(state.metrics)
+    assert state.info["last_target"].shape == (n, 6)
+
+
+def test_reset_places_paper_outside_square_within_reach(jax_batch):
+    state = jax.jit(jax.vmap(jax_batch.env.reset))(jax.random.split(jax.random.PRNGKey(7), 64))
+    dist = np.array(state.metrics["goal_distance"])
+    cfg = jax_batch.env.config
+    assert dist.min() >= cfg.paper_distance[0] - 1e-6 and dist.max() <= cfg.paper_distance[1] + 1e-6
+    assert dist.min() > 2 * cfg.success_pos_tol
+    paper = np.array(state.obs[:, 12:14])
+    robot = np.array([0.050, -0.029])
+    assert np.linalg.norm(paper - robot, axis=1).max() < 0.30  # well inside the arm's ~0.4 m reach
+
+
+def test_control_law_base_plus_scaled_residual(jax_batch):
+    """target = base + alpha * scale * action, clipped; no base = hold the previous target."""
+    env, n = jax_batch.env, jax_batch.num_envs
+    state = jax_batch.place(paper_at(0.2, 0.1))
+    action = np.tile(np.array([1.0, -1.0, 0.5, 0.0, 3.0, -0.2], np.float32), (n, 1))
+    held = jax_batch.step(state, action)
+    scale = env.config.alpha * env.config.action_scale
+    expect = np.array(env.config.home_qpos) + scale * np.clip(action[0], -1, 1)
+    np.testing.assert_allclose(held.info["last_target"][0], expect, atol=1e-6)
+
+    base = np.tile(np.array([0.0, 5.0, 0.0, 0.0, 0.0, 0.0], np.float32), (n, 1))  # beyond range
+    moved = jax_batch.step(set_base(state, base), np.zeros((n, 6), np.float32))
+    upper = float(env.joint_upper[1])
+    np.testing.assert_allclose(moved.info["last_target"][:, 1], upper, atol=1e-6)
+    assert float(moved.obs[0, 1] - state.obs[0, 1]) > 0.02  # shoulder_lift moved towards it
+
+
+def test_same_seed_same_rollout_and_seeds_differ(jax_batch):
+    actions = fixed_actions(jax_batch.num_envs, steps=5)
+    a, _ = jax_batch.run(jax_batch.reset(jax_batch.keys(1)), actions)
+    b, _ = jax_batch.run(jax_batch.reset(jax_batch.keys(1)), actions)
+    c, _ = jax_batch.run(jax_batch.reset(jax_batch.keys(2)), actions)
+    np.testing.assert_array_equal(np.array(a.obs), np.array(b.obs))
+    assert not np.allclose(np.array(a.obs), np.array(c.obs))
+
+
+def test_randomisation_ranges_and_effect(jax_batch):
+    cfg = RandomizationConfig()
+    nlight = jax_batch.env.mj_model.nlight
+    params = jax.vmap(lambda k: randomize.sample(k, cfg, nlight))(jax.random.split(jax.random.PRNGKey(0), 256))
+    for name in ("paper_friction", "paper_mass", "tip_friction", "kp", "damping"):
+        lo, hi = getattr(cfg, {"paper_friction": "paper_friction_scale", "paper_mass": "paper_mass_scale",
+                               "tip_friction": "fingertip_friction_scale", "kp": "kp_scale",
+                               "damping": "damping_scale"}[name])
+        v = np.array(params[name])
+        assert v.min() >= lo and v.max() <= hi and v.std() > 0.02, name
+    off = randomize.sample(jax.random.PRNGKey(0), RandomizationConfig(enabled=False), nlight)
+    assert all(np.allclose(np.array(off[k]), np.array(v)) for k, v in randomize.nominal(nlight).items())
+
+    env = jax_batch.env
+    model = env.model_for(dict(randomize.nominal(nlight), kp=jp.full(6, 1.1)))
+    np.testing.assert_allclose(model.actuator_gainprm[:, 0], 17.8 * 1.1, rtol=1e-6)
+    np.testing.assert_allclose(model.actuator_biasprm[:, 1], -17.8 * 1.1, rtol=1e-6)
+    # Servo stiffness changes the physics: the arm sags less under gravity with a stiffer servo.
+    state = jax_batch.place(paper_at(0.2, 0.1))
+    dr = dict(state.info["dr"], kp=jp.array([[0.9] * 6, [1.1] * 6, [0.9] * 6, [1.1] * 6]))
+    state = state.replace(info=dict(state.info, dr=dr))
+    final, _ = jax_batch.run(state, np.zeros((20, jax_batch.num_envs, 6), np.float32))
+    sag = np.array(final.obs[:, 1]) - jax_batch.env.config.home_qpos[1]
+    assert abs(sag[0]) > abs(sag[1]) + 1e-3
+
+
+def test_jax_and_warp_agree_on_a_fixed_action_sequence(jax_batch, warp_batch):
+    actions = fixed_actions(jax_batch.num_envs)
+    a, _ = jax_batch.run(jax_batch.reset(jax_batch.keys(5)), actions)
+    b, _ = warp_batch.run(warp_batch.reset(warp_batch.keys(5)), actions)
+    qa, qb = np.array(a.obs), np.array(b.obs)
+    np.testing.assert_allclose(qa[:, 0:6], qb[:, 0:6], atol=BACKEND_ATOL)  # arm joints, rad
+    np.testing.assert_allclose(qa[:, 12:15], qb[:, 12:15], atol=BACKEND_ATOL)  # paper, m
+    assert np.abs(qa[:, 0:6] - np.array(jax_batch.env.config.home_qpos)).max() > 0.05  # it moved
+
+
+def test_training_wrapper_truncates_and_resets():
+    env = make(num_envs=2, impl="jax", episode_length=3)
+    wrapped = wrap_for_training(env)
+    reset, step = jax.jit(wrapped.reset), jax.jit(wrapped.step)
+    state = reset(jax.random.split(jax.random.PRNGKey(0), 2))
+    first_paper = np.array(state.obs[:, 12:14])
+    dones, truncs = [], []
+    for _ in range(4):
+        state = step(state, jp.zeros((2, 6)))
+        dones.append(np.array(state.done))
+        truncs.append(np.array(state.info["truncation"]))
+    assert dones[2].all() and truncs[2].all()  # time limit after 3 steps, flagged as truncation
+    assert not dones[0].any() and not dones[3].any()
+    assert not np.allclose(np.array(state.obs[:, 12:14]), first_paper)  # a fresh random reset
+    assert np.array(state.info["steps"]).tolist() == [1, 1]
