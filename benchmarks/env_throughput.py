@@ -9,6 +9,7 @@ What it measures, per (impl, num_envs):
     finish keep stepping. Median of `--repeats` timings after one warm-up call.
   * compile s: `jit(...).lower(...).compile()` of that scan (a persistent JAX compilation cache,
     e.g. JAX_COMPILATION_CACHE_DIR set by `make bench`, makes it small; recorded in the JSON).
+    The JSON's first_call_s is the untimed warm-up call (warp builds uncached kernels there).
   * peer: the same MJCF (`scene.load_mj_model(1/240)`) stepped by `mujoco.rollout` (C, nthread =
     os.cpu_count()) from num_envs initial states for steps*8 physics steps, controls held for 8
     physics steps (a random walk of joint targets, like the env's actions); physics only.

@@ -149,7 +149,8 @@ class PaperReturn(mjx_env.MjxEnv):
         goal_dist = jp.linalg.norm(self.target[:2] - paper_pos[:2])
         info.update(last_target=target, success_steps=success_steps.astype(jp.int32),
                     goal_distance=goal_dist)
-        metrics = {f"reward/{k}": v for k, v in terms.items()}
+        metrics = dict(state.metrics)  # keeps keys that wrappers added
+        metrics.update({f"reward/{k}": v for k, v in terms.items()})
         metrics.update(success=success.astype(jp.float32), goal_distance=goal_dist,
                        yaw_error=task.yaw_error(paper_quat),
                        nan_action=jp.any(~finite).astype(jp.float32),

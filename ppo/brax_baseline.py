@@ -1,0 +1,99 @@
+"""Brax's own PPO (`brax.training.agents.ppo.train`) on paper_return with the zero base.
+
+Shows the env runs under Brax's PPO unchanged, and is the peer the project's residual PPO is
+measured against. With no base policy the policy's action moves the held joint target:
+target_t = target_{t-1} + alpha * action_scale * action.
+
+    python -m ppo.brax_baseline --num-envs 16 --timesteps 20000      # CPU, a couple of minutes
+"""
+from __future__ import annotations
+
+import mjx_env  # noqa: F401  (XLA CPU flag before JAX starts)
+
+import argparse
+import functools
+import json
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from brax.training.agents.ppo import networks as ppo_networks
+from brax.training.agents.ppo import train as brax_ppo
+
+from mjx_env.config import check_num_envs
+from mjx_env.paper_return import make
+from mjx_env.wrappers import wrap_for_training
+
+
+def _jax_compat() -> None:
+    """brax 0.14.2, the newest release, still calls `jax.device_put_replicated`, which jax 0.10
+    removed (it now raises AttributeError). Provide it for the single-host case brax uses."""
+    try:
+        jax.device_put_replicated  # noqa: B018
+    except AttributeError:
+        def device_put_replicated(x, devices):
+            stacked = jax.tree.map(lambda a: jax.numpy.stack([a] * len(devices)), x)
+            mesh = jax.sharding.Mesh(np.array(devices), ("devices",))
+            spec = jax.sharding.PartitionSpec("devices")
+            return jax.device_put(stacked, jax.sharding.NamedSharding(mesh, spec))
+        jax.device_put_replicated = device_put_replicated
+
+
+def brax_wrap(env, episode_length=None, action_repeat=1, randomization_fn=None, **_):
+    """`wrap_env_fn` for Brax's PPO: our vmap + time limit + fresh auto-reset."""
+    if action_repeat != 1 or randomization_fn is not None:
+        raise ValueError("paper_return randomises inside the env and steps at 30 Hz: "
+                         "use action_repeat=1 and no randomization_fn")
+    return wrap_for_training(env, episode_length)
+
+
+def train(num_envs: int, timesteps: int, seed: int = 0, episode_length: int = 300,
+          unroll_length: int = 10, batch_size: int | None = None, num_minibatches: int = 4,
+          num_evals: int = 2, impl: str | None = None, log=print):
+    """Run Brax PPO; returns (make_policy, params, list of (env steps, metrics dict))."""
+    check_num_envs(num_envs)
+    _jax_compat()
+    env = make(num_envs=num_envs, impl=impl, episode_length=episode_length)
+    history = []
+    start = time.monotonic()
+
+    def progress(steps, metrics):
+        row = {k: float(v) for k, v in metrics.items() if jax.numpy.ndim(v) == 0}
+        history.append((int(steps), row))
+        log(f"[brax ppo] {steps:>9d} env steps  {time.monotonic() - start:7.1f} s  "
+            f"eval return {row.get('eval/episode_reward', float('nan')):8.3f}  "
+            f"eval success {row.get('eval/episode_success', float('nan')):.3f}")
+
+    make_policy, params, _ = brax_ppo.train(
+        environment=env, num_timesteps=timesteps, num_envs=num_envs,
+        episode_length=episode_length, wrap_env_fn=brax_wrap, unroll_length=unroll_length,
+        batch_size=batch_size or num_envs, num_minibatches=num_minibatches,
+        num_updates_per_batch=4, learning_rate=3e-4, entropy_cost=1e-3, discounting=0.97,
+        normalize_observations=True, num_evals=num_evals, num_eval_envs=num_envs,
+        network_factory=functools.partial(ppo_networks.make_ppo_networks,
+                                          policy_hidden_layer_sizes=(64, 64),
+                                          value_hidden_layer_sizes=(64, 64)),
+        seed=seed, progress_fn=progress)
+    return make_policy, params, history
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--num-envs", type=int, default=16, help="parallel envs (default 16)")
+    p.add_argument("--timesteps", type=int, default=20_000, help="env steps (default 20000)")
+    p.add_argument("--episode-length", type=int, default=300, help="steps per episode (default 300)")
+    p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    p.add_argument("--impl", choices=["jax", "warp"], default=None, help="MJX backend (default: faster)")
+    p.add_argument("--out", type=Path, default=Path("runs/brax_baseline.json"),
+                   help="metrics JSON (default runs/brax_baseline.json)")
+    args = p.parse_args(argv)
+    _, _, history = train(args.num_envs, args.timesteps, args.seed, args.episode_length, impl=args.impl)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
+                                    "history": history}, indent=1))
+    print(f"metrics written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

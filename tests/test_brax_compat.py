@@ -1,0 +1,19 @@
+"""Brax's own PPO trains on the env through our wrappers (a few iterations, CPU)."""
+import jax
+import numpy as np
+
+from ppo.brax_baseline import train
+
+
+def test_brax_ppo_runs_on_paper_return():
+    make_policy, params, history = train(num_envs=4, timesteps=400, episode_length=20,
+                                         unroll_length=5, num_minibatches=2, num_evals=2)
+    steps = [s for s, _ in history]
+    assert steps[0] == 0 and steps[-1] >= 400
+    last = history[-1][1]
+    assert np.isfinite(last["eval/episode_reward"])
+    assert "eval/episode_success" in last and "eval/episode_reward/progress" in last
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(params))
+    policy = make_policy(params, deterministic=True)
+    action, _ = policy(np.zeros((1, 25), np.float32), jax.random.PRNGKey(0))
+    assert action.shape == (1, 6) and np.abs(np.asarray(action)).max() <= 1.0
