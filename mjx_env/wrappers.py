@@ -14,16 +14,20 @@ from mujoco_playground._src import mjx_env
 
 EPISODE_KEYS = ("steps", "truncation", "episode_done", "episode_metrics")
 RNG_KEY = "auto_reset_rng"
+FINAL_OBS = "final_obs"
 
 
 class FreshAutoReset(brax_training.Wrapper):
     """On `done`, the env's data, obs and info come from a new `reset` (new paper pose and
-    randomisation); `truncation`, `steps` and episode metrics of the finished step are kept."""
+    randomisation); `truncation`, `steps` and episode metrics of the finished step are kept, and
+    `info["final_obs"]` holds the observation reached before any reset (to bootstrap the value
+    of a time-out)."""
 
     def reset(self, rng: jax.Array) -> mjx_env.State:
         keys = jax.vmap(jax.random.split)(rng)
         state = self.env.reset(keys[:, 1])
         state.info[RNG_KEY] = keys[:, 0]
+        state.info[FINAL_OBS] = state.obs
         return state
 
     def step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:
@@ -38,6 +42,7 @@ class FreshAutoReset(brax_training.Wrapper):
             return jp.where(done, new, old)
 
         kept = {k: state.info[k] for k in EPISODE_KEYS}
+        kept[FINAL_OBS] = state.obs
         info = jax.tree.map(where_done, {k: v for k, v in fresh.info.items() if k not in kept},
                             {k: v for k, v in state.info.items() if k in fresh.info and k not in kept})
         info.update(kept)

@@ -80,8 +80,11 @@ def train(num_envs: int, timesteps: int, seed: int = 0, episode_length: int = 30
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--num-envs", type=int, default=16, help="parallel envs (default 16)")
-    p.add_argument("--timesteps", type=int, default=20_000, help="env steps (default 20000)")
+    gpu = jax.default_backend() == "gpu"
+    p.add_argument("--num-envs", type=int, default=2048 if gpu else 16,
+                   help="parallel envs (default: 2048 on a GPU, 16 on a CPU)")
+    p.add_argument("--timesteps", type=int, default=5_000_000 if gpu else 20_000,
+                   help="env steps (default: 5e6 on a GPU, 20000 on a CPU)")
     p.add_argument("--episode-length", type=int, default=300, help="steps per episode (default 300)")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
     p.add_argument("--impl", choices=["jax", "warp"], default=None, help="MJX backend (default: faster)")

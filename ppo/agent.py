@@ -1,0 +1,164 @@
+"""Residual PPO: training state, rollout with chunked base actions, one jitted iteration.
+
+One iteration = `unroll_length` control steps of all envs (a `lax.scan`), GAE, then
+`update_epochs` x `num_minibatches` gradient steps, all inside one jitted function.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jp
+import optax
+from flax import struct
+
+from mjx_env.paper_return import set_base
+from mjx_env.wrappers import FINAL_OBS
+from ppo import losses, networks
+from ppo.bases import BasePolicy
+
+POLICY_INPUT = 25 + 6  # observation + base action
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    num_envs: int = 16
+    unroll_length: int = 16  # control steps per env per iteration
+    learning_rate: float = 3e-4
+    lr_final_fraction: float = 0.1  # linear decay to this fraction over the run
+    gamma: float = 0.97
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    vf_coef: float = 0.5
+    ent_coef: float = 1e-3
+    max_grad_norm: float = 0.5
+    update_epochs: int = 4
+    num_minibatches: int = 4
+    hidden: tuple[int, ...] = (256, 256)
+    init_log_std: float = -1.0
+
+
+@struct.dataclass
+class TrainState:
+    params: dict
+    opt_state: optax.OptState
+    stats: networks.RunningStats
+    env_state: object  # wrapped, batched mjx_env State
+    chunk: jax.Array  # (num_envs, horizon, 6) rad, the base's current chunk
+    chunk_index: jax.Array  # (num_envs,) int32, next entry; >= horizon means refresh
+    rng: jax.Array
+    iteration: jax.Array  # int32 scalar
+    env_steps: jax.Array  # int32 scalar... counted in float64-safe int
+
+
+def make_optimizer(cfg: PPOConfig, num_iterations: int) -> optax.GradientTransformation:
+    updates = max(1, num_iterations * cfg.update_epochs * cfg.num_minibatches)
+    schedule = optax.linear_schedule(cfg.learning_rate, cfg.learning_rate * cfg.lr_final_fraction, updates)
+    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(schedule, eps=1e-5))
+
+
+class Agent:
+    """Pure functions of a residual PPO run; `init(rng)` and `iteration(state)` are jittable."""
+
+    def __init__(self, env, wrapped_env, base: BasePolicy, cfg: PPOConfig, num_iterations: int):
+        self.env, self.wrapped, self.base, self.cfg = env, wrapped_env, base, cfg
+        self.net = networks.ActorCritic(hidden=cfg.hidden, init_log_std=cfg.init_log_std)
+        self.optimizer = make_optimizer(cfg, num_iterations)
+
+    def init(self, rng: jax.Array) -> TrainState:
+        k_net, k_env, rng = jax.random.split(rng, 3)
+        params = self.net.init(k_net, jp.zeros((1, POLICY_INPUT)))
+        env_state = self.wrapped.reset(jax.random.split(k_env, self.cfg.num_envs))
+        h = self.base.horizon
+        return TrainState(params, self.optimizer.init(params), networks.init_stats(POLICY_INPUT),
+                          env_state, jp.zeros((self.cfg.num_envs, h, 6)),
+                          jp.full((self.cfg.num_envs,), h, jp.int32), rng, jp.int32(0), jp.int32(0))
+
+    def policy_input(self, stats, obs, base_action):
+        return networks.normalize(stats, jp.concatenate([obs, base_action], axis=-1))
+
+    def deterministic_residual(self, params, stats, obs, base_action):
+        """Mean residual action (..., 6), clipped to [-1, 1]: the policy used for evaluation."""
+        mean, _, _ = self.net.apply(params, self.policy_input(stats, obs, base_action))
+        return jp.clip(mean, -1.0, 1.0)
+
+    def _step(self, ts: TrainState, _):
+        params, stats = ts.params, ts.stats
+        refresh = ts.chunk_index >= self.base.horizon
+        chunk = jax.lax.cond(jp.any(refresh), self.base.chunk, lambda s: ts.chunk, ts.env_state)
+        chunk = jp.where(refresh[:, None, None], chunk, ts.chunk)
+        index = jp.where(refresh, 0, ts.chunk_index)
+        base_action = jp.take_along_axis(chunk, index[:, None, None], axis=1)[:, 0]
+        x = self.policy_input(stats, ts.env_state.obs, base_action)
+        mean, log_std, value = self.net.apply(params, x)
+        rng, key = jax.random.split(ts.rng)
+        action = mean + jp.exp(log_std) * jax.random.normal(key, mean.shape)
+        log_prob = networks.gaussian_log_prob(mean, log_std, action)
+        env_state = set_base(ts.env_state, base_action, self.base.active)
+        nxt = self.wrapped.step(env_state, action)
+        _, _, next_value = self.net.apply(params, self.policy_input(stats, nxt.info[FINAL_OBS], base_action))
+        index = jp.where(nxt.done > 0, self.base.horizon, index + 1)
+        ep = nxt.info["episode_metrics"]
+        transition = dict(
+            x=x, raw=jp.concatenate([ts.env_state.obs, base_action], -1), action=action,
+            log_prob=log_prob, value=value, next_value=next_value, reward=nxt.reward,
+            done=nxt.done, truncation=nxt.info["truncation"], residual=jp.abs(action).mean(-1),
+            ep_return=ep["sum_reward"] * nxt.done, ep_success=ep["success"] * nxt.done,
+            terms={k: v for k, v in nxt.metrics.items() if k.startswith("reward/")})
+        ts = ts.replace(env_state=nxt, chunk=chunk, chunk_index=index, rng=rng,
+                        env_steps=ts.env_steps + self.cfg.num_envs)
+        return ts, transition
+
+    def _loss(self, params, batch):
+        mean, log_std, value = self.net.apply(params, batch["x"])
+        log_prob = networks.gaussian_log_prob(mean, log_std, batch["action"])
+        entropy = jp.broadcast_to(networks.gaussian_entropy(log_std), log_prob.shape)
+        parts = losses.ppo_loss(log_prob, batch["log_prob"], batch["advantage"], value,
+                                batch["target"], entropy, self.cfg.clip_eps, self.cfg.vf_coef,
+                                self.cfg.ent_coef)
+        return parts.total, parts
+
+    def iteration(self, ts: TrainState) -> tuple[TrainState, dict]:
+        cfg = self.cfg
+        ts, tr = jax.lax.scan(self._step, ts, None, cfg.unroll_length)
+        adv, target = losses.gae(tr["reward"], tr["value"], tr["next_value"], tr["done"],
+                                 tr["truncation"], cfg.gamma, cfg.gae_lambda)
+        flat = lambda a: a.reshape((-1,) + a.shape[2:])  # noqa: E731
+        data = {"x": flat(tr["x"]), "action": flat(tr["action"]), "log_prob": flat(tr["log_prob"]),
+                "advantage": flat(adv), "target": flat(target)}
+        n = data["x"].shape[0]
+        mb = n // cfg.num_minibatches
+
+        def epoch(carry, key):
+            params, opt_state = carry
+            perm = jax.random.permutation(key, n)[: mb * cfg.num_minibatches]
+            batches = jax.tree.map(lambda a: a[perm].reshape((cfg.num_minibatches, mb) + a.shape[1:]), data)
+
+            def minibatch(carry, batch):
+                params, opt_state = carry
+                (_, parts), grads = jax.value_and_grad(self._loss, has_aux=True)(params, batch)
+                updates, opt_state = self.optimizer.update(grads, opt_state, params)
+                return (optax.apply_updates(params, updates), opt_state), parts
+
+            return jax.lax.scan(minibatch, (params, opt_state), batches)
+
+        rng, key = jax.random.split(ts.rng)
+        (params, opt_state), parts = jax.lax.scan(
+            epoch, (ts.params, ts.opt_state), jax.random.split(key, cfg.update_epochs))
+        stats = networks.update_stats(ts.stats, flat(tr["raw"]))
+        episodes = tr["done"].sum()
+        var = jp.var(target)
+        metrics = {
+            "loss": parts.total.mean(), "policy_loss": parts.policy.mean(),
+            "value_loss": parts.value.mean(), "entropy": parts.entropy.mean(),
+            "approx_kl": parts.approx_kl.mean(), "clip_fraction": parts.clip_fraction.mean(),
+            "explained_variance": 1.0 - jp.var(target - tr["value"]) / jp.maximum(var, 1e-8),
+            "residual_abs_mean": tr["residual"].mean(), "reward_mean": tr["reward"].mean(),
+            "episodes": episodes,
+            "episode_return": tr["ep_return"].sum() / jp.maximum(episodes, 1),
+            "success_rate": tr["ep_success"].sum() / jp.maximum(episodes, 1),
+            **{k: v.mean() for k, v in tr["terms"].items()},
+        }
+        ts = ts.replace(params=params, opt_state=opt_state, stats=stats, rng=rng,
+                        iteration=ts.iteration + 1)
+        return ts, metrics

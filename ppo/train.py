@@ -1,0 +1,239 @@
+"""`python -m ppo.train`: residual PPO on paper_return, with checkpoints, logs and evaluation.
+
+    python -m ppo.train --help
+    python -m ppo.train --base scripted --num-envs 16 --iterations 50        # CPU, minutes
+    python -m ppo.train --resume runs/ppo                                    # continue a run
+
+Writes to --out: metrics.jsonl (one JSON object per iteration), checkpoints/<iteration>/ (orbax:
+params, optimiser state, normaliser, env state, RNG), config.json, learning_curve.png and
+eval.json (base alone vs base + residual, success rate with a 95% CI).
+"""
+from __future__ import annotations
+
+import mjx_env  # noqa: F401  (XLA CPU flag before JAX starts)
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jp
+import numpy as np
+import orbax.checkpoint as ocp
+from tqdm import tqdm
+
+from mjx_env.paper_return import make
+from mjx_env.rollout import evaluate, wilson_interval
+from mjx_env.wrappers import wrap_for_training
+from ppo.agent import Agent, PPOConfig, TrainState
+from ppo.bases import BASES, make_base
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    base: str = "zero"
+    base_horizon: int | None = None  # control steps per base chunk (default: zero 16, scripted 1)
+    alpha: float = 0.7
+    iterations: int = 100
+    episode_length: int = 300
+    impl: str | None = None
+    seed: int = 0
+    checkpoint_every: int = 10
+    eval_episodes: int = 64
+    out: str = "runs/ppo"
+
+
+class NonFiniteError(FloatingPointError):
+    pass
+
+
+def build(run: RunConfig, ppo: PPOConfig):
+    env = make(num_envs=ppo.num_envs, impl=run.impl, alpha=run.alpha, episode_length=run.episode_length)
+    base = make_base(run.base, env, run.base_horizon)
+    agent = Agent(env, wrap_for_training(env), base, ppo, run.iterations)
+    return env, agent
+
+
+def _checkpointer():
+    return ocp.StandardCheckpointer()
+
+
+def _saveable(ts: TrainState) -> dict:
+    """The state's leaves by position; orbax refuses zero-size arrays (e.g. MJX's empty `act`),
+    which `restore` takes from the template instead."""
+    return {str(i): x for i, x in enumerate(jax.tree.leaves(ts)) if x.size > 0}
+
+
+def save(out: Path, ts: TrainState) -> Path:
+    """Atomic orbax save of the whole training state to out/checkpoints/<iteration>."""
+    path = (out / "checkpoints" / str(int(ts.iteration))).resolve()
+    ckpt = _checkpointer()
+    ckpt.save(path, _saveable(ts), force=True)
+    ckpt.wait_until_finished()
+    return path
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    root = out / "checkpoints"
+    steps = sorted(int(p.name) for p in root.glob("*") if p.name.isdigit()) if root.exists() else []
+    return (root / str(steps[-1])).resolve() if steps else None
+
+
+def restore(path: Path, template: TrainState) -> TrainState:
+    """Load a `save`d state into the structure of `template` (same config)."""
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _saveable(template))
+    stored = _checkpointer().restore(path, abstract)
+    leaves, treedef = jax.tree.flatten(template)
+    return jax.tree.unflatten(treedef, [stored.get(str(i), x) for i, x in enumerate(leaves)])
+
+
+def check_finite(ts: TrainState, metrics: dict) -> None:
+    bad = [k for k, v in metrics.items() if not np.isfinite(np.asarray(v)).all()]
+    if not all(bool(jp.isfinite(x).all()) for x in jax.tree.leaves(ts.params)):
+        bad.append("params")
+    if bad:
+        raise NonFiniteError(f"non-finite {', '.join(bad)} at iteration {int(ts.iteration)}; "
+                             "training stopped, the last checkpoint is untouched")
+
+
+def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool = True,
+          corrupt_at: int | None = None, stop_at: int | None = None
+          ) -> tuple[Agent, TrainState, list[dict]]:
+    """Train; returns the agent, final state and per-iteration metrics. Tests use `corrupt_at`
+    (a NaN injected into the params after that iteration) and `stop_at` (stop early, as if
+    interrupted, after that iteration)."""
+    out = Path(run.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env, agent = build(run, ppo)
+    ts = jax.jit(agent.init)(jax.random.PRNGKey(run.seed))
+    history: list[dict] = []
+    log_path = out / "metrics.jsonl"
+    if resume:
+        path = latest_checkpoint(out)
+        if path is None:
+            raise FileNotFoundError(f"--resume: no checkpoint under {out / 'checkpoints'}")
+        ts = restore(path, ts)
+        if log_path.exists():
+            history = [json.loads(line) for line in log_path.read_text().splitlines()
+                       if json.loads(line)["iteration"] <= int(ts.iteration)]
+    (out / "config.json").write_text(json.dumps(
+        {"run": dataclasses.asdict(run), "ppo": dataclasses.asdict(ppo),
+         "env": dataclasses.asdict(env.config)}, indent=1, default=str))
+    start = time.monotonic()
+    step = jax.jit(agent.iteration).lower(ts).compile()
+    if progress:
+        print(f"compiled the training iteration in {time.monotonic() - start:.1f} s")
+    bar = tqdm(total=run.iterations, initial=int(ts.iteration), disable=not progress,
+               unit="it", dynamic_ncols=True)
+    while int(ts.iteration) < min(run.iterations, stop_at or run.iterations):
+        tick = time.monotonic()
+        ts, metrics = step(ts)
+        jax.block_until_ready(metrics)
+        seconds = time.monotonic() - tick
+        if corrupt_at is not None and int(ts.iteration) == corrupt_at:
+            ts = ts.replace(params=jax.tree.map(lambda x: x * jp.nan, ts.params))
+        check_finite(ts, metrics)
+        row = {k: float(v) for k, v in metrics.items()}
+        row.update(iteration=int(ts.iteration), env_steps=int(ts.env_steps),
+                   env_steps_per_s=ppo.num_envs * ppo.unroll_length / max(seconds, 1e-9))
+        history.append(row)
+        history = history[-10_000:]
+        with log_path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        bar.update(1)
+        bar.set_postfix(ret=f"{row['episode_return']:.2f}", succ=f"{row['success_rate']:.2f}",
+                        sps=f"{row['env_steps_per_s']:.0f}")
+        if int(ts.iteration) % run.checkpoint_every == 0 or int(ts.iteration) == run.iterations:
+            save(out, ts)
+        elif stop_at is not None and int(ts.iteration) == stop_at:
+            save(out, ts)
+    bar.close()
+    return agent, ts, history
+
+
+def evaluate_policy(agent: Agent, ts: TrainState, episodes: int, seed: int = 1234) -> dict:
+    """Success of the base alone (alpha 0 / zero residual) and base + deterministic residual."""
+    env = agent.env
+    base_fn = None
+    if agent.base.name == "scripted":
+        from mjx_env.expert import ScriptedExpert
+        base_fn = ScriptedExpert(env)
+
+    def residual(state):
+        base_action = state.info["base_target"] * agent.base.active  # the zero base feeds zeros
+        return agent.deterministic_residual(ts.params, ts.stats, state.obs, base_action)
+
+    out = {}
+    for name, action in (("base_alone", None), ("base_plus_residual", residual)):
+        r = evaluate(env, base_fn, episodes, seed=seed, action=action)
+        k = int(r["success"].sum())
+        out[name] = {"success_rate": k / episodes, "ci95": wilson_interval(k, episodes),
+                     "episodes": episodes, "mean_return": float(r["episode_return"].mean())}
+    return out
+
+
+def plot(history: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    steps = [h["env_steps"] for h in history]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    axes[0].plot(steps, [h["episode_return"] for h in history])
+    axes[0].set(xlabel="env steps", ylabel="episode return")
+    axes[1].plot(steps, [h["success_rate"] for h in history])
+    axes[1].set(xlabel="env steps", ylabel="success rate", ylim=(-0.02, 1.02))
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def parse(argv=None) -> tuple[RunConfig, PPOConfig, argparse.Namespace]:
+    gpu = jax.default_backend() == "gpu"
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--base", choices=BASES, default="zero", help="base policy (default zero)")
+    p.add_argument("--num-envs", type=int, default=4096 if gpu else 16,
+                   help="parallel envs (default: 4096 on a GPU, 16 on a CPU)")
+    p.add_argument("--iterations", type=int, default=1000 if gpu else 40,
+                   help="PPO iterations (default: 1000 on a GPU, 40 on a CPU)")
+    defaults_run, defaults_ppo = RunConfig(), PPOConfig()
+    for field in dataclasses.fields(RunConfig):
+        if field.name in ("base", "iterations"):
+            continue
+        kind = type(field.default) if field.default is not None else (str if field.name in ("impl",) else int)
+        p.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=getattr(defaults_run, field.name),
+                       help=f"(default {getattr(defaults_run, field.name)})")
+    for field in dataclasses.fields(PPOConfig):
+        if field.name in ("num_envs", "hidden"):
+            continue
+        p.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default),
+                       default=getattr(defaults_ppo, field.name), help=f"(default {field.default})")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    args = p.parse_args(argv)
+    if args.num_envs < 1:
+        p.error(f"--num-envs must be >= 1, got {args.num_envs}")
+    run = RunConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)})
+    ppo = PPOConfig(num_envs=args.num_envs, **{f.name: getattr(args, f.name)
+                                               for f in dataclasses.fields(PPOConfig)
+                                               if f.name not in ("num_envs", "hidden")})
+    return run, ppo, args
+
+
+def main(argv=None):
+    run, ppo, args = parse(argv)
+    agent, ts, history = train(run, ppo, resume=args.resume)
+    out = Path(run.out)
+    if history:
+        plot(history, out / "learning_curve.png")
+    result = evaluate_policy(agent, ts, run.eval_episodes)
+    (out / "eval.json").write_text(json.dumps(result, indent=1))
+    for name, r in result.items():
+        lo, hi = r["ci95"]
+        print(f"{name:>20}: success {r['success_rate']:.1%} (95% CI {lo:.1%}..{hi:.1%}) "
+              f"over {r['episodes']} episodes")
+    print(f"logs, checkpoints and plots in {out}")
+
+
+if __name__ == "__main__":
+    main()
