@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q $(ARGS)
 
 train: $(STAMP)
-	$(PY) -m ppo.brax_baseline $(ARGS)
+	$(PY) -m ppo.train $(ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/env_throughput.py $(ARGS)

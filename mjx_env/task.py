@@ -56,7 +56,7 @@ def reward_terms(cfg, paper_pos, paper_quat, target, ee_pos, action, prev_goal_d
     goal_dist = jp.linalg.norm(target[:2] - paper_pos[:2])
     reach_dist = jp.linalg.norm(ee_pos - paper_pos)
     return {
-        "reach": cfg.reward_reach * jp.exp(-reach_dist / 0.05),
+        "reach": cfg.reward_reach * jp.exp(-reach_dist / 0.15),
         "progress": cfg.reward_progress * jp.clip(prev_goal_dist - goal_dist, -0.01, 0.01),
         "distance": -cfg.reward_distance * goal_dist / 0.1,
         "yaw": -cfg.reward_yaw * yaw_error(paper_quat) / (jp.pi / 2),

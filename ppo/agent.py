@@ -24,7 +24,7 @@ POLICY_INPUT = 25 + 6  # observation + base action
 class PPOConfig:
     num_envs: int = 16
     unroll_length: int = 16  # control steps per env per iteration
-    learning_rate: float = 3e-4
+    learning_rate: float = 1e-3
     lr_final_fraction: float = 0.1  # linear decay to this fraction over the run
     gamma: float = 0.97
     gae_lambda: float = 0.95

@@ -49,8 +49,10 @@ class NonFiniteError(FloatingPointError):
     pass
 
 
-def build(run: RunConfig, ppo: PPOConfig):
-    env = make(num_envs=ppo.num_envs, impl=run.impl, alpha=run.alpha, episode_length=run.episode_length)
+def build(run: RunConfig, ppo: PPOConfig, env_overrides: dict | None = None):
+    """The env (EnvConfig fields from `run`, plus `env_overrides`), base and agent of a run."""
+    env = make(num_envs=ppo.num_envs, impl=run.impl, alpha=run.alpha,
+               episode_length=run.episode_length, **(env_overrides or {}))
     base = make_base(run.base, env, run.base_horizon)
     agent = Agent(env, wrap_for_training(env), base, ppo, run.iterations)
     return env, agent
@@ -99,14 +101,14 @@ def check_finite(ts: TrainState, metrics: dict) -> None:
 
 
 def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool = True,
-          corrupt_at: int | None = None, stop_at: int | None = None
-          ) -> tuple[Agent, TrainState, list[dict]]:
+          corrupt_at: int | None = None, stop_at: int | None = None,
+          env_overrides: dict | None = None) -> tuple[Agent, TrainState, list[dict]]:
     """Train; returns the agent, final state and per-iteration metrics. Tests use `corrupt_at`
     (a NaN injected into the params after that iteration) and `stop_at` (stop early, as if
     interrupted, after that iteration)."""
     out = Path(run.out)
     out.mkdir(parents=True, exist_ok=True)
-    env, agent = build(run, ppo)
+    env, agent = build(run, ppo, env_overrides)
     ts = jax.jit(agent.init)(jax.random.PRNGKey(run.seed))
     history: list[dict] = []
     log_path = out / "metrics.jsonl"
@@ -195,8 +197,8 @@ def parse(argv=None) -> tuple[RunConfig, PPOConfig, argparse.Namespace]:
     p.add_argument("--base", choices=BASES, default="zero", help="base policy (default zero)")
     p.add_argument("--num-envs", type=int, default=4096 if gpu else 16,
                    help="parallel envs (default: 4096 on a GPU, 16 on a CPU)")
-    p.add_argument("--iterations", type=int, default=1000 if gpu else 40,
-                   help="PPO iterations (default: 1000 on a GPU, 40 on a CPU)")
+    p.add_argument("--iterations", type=int, default=1000 if gpu else 150,
+                   help="PPO iterations (default: 1000 on a GPU, 150 on a CPU)")
     defaults_run, defaults_ppo = RunConfig(), PPOConfig()
     for field in dataclasses.fields(RunConfig):
         if field.name in ("base", "iterations"):
