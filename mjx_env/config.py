@@ -50,7 +50,7 @@ class EnvConfig:
     success_yaw_tol: float = math.radians(15.0)  # rad
     success_hold_steps: int = 5
     # Reward weights; each term is reported as metrics["reward/<name>"].
-    reward_reach: float = 0.5  # x exp(-|fingertip - paper centre| / 0.15 m), per step
+    reward_reach: float = 0.5  # x (exp(-|fingertip - paper centre| / 0.15 m) - 1), per step
     reward_progress: float = 20.0  # x decrease of the paper-target distance (m) this step
     reward_distance: float = 0.1  # x -(paper-target distance / 0.1 m), per step
     reward_yaw: float = 0.1  # x -(|yaw error| / (pi/2)), per step

@@ -52,11 +52,15 @@ def in_success_pose(paper_pos: jax.Array, paper_quat: jax.Array, target: jax.Arr
 
 
 def reward_terms(cfg, paper_pos, paper_quat, target, ee_pos, action, prev_goal_dist, success):
-    """Weighted reward terms of one step (dict of scalars); their sum is the reward."""
+    """Weighted reward terms of one step (dict of scalars); their sum is the reward.
+
+    Every per-step term is <= 0 except `progress` (whose sum over an episode telescopes to the
+    distance covered) and the success bonus: ending the episode by success never forfeits a
+    stream of positive rewards, so a policy has no reason to avoid succeeding."""
     goal_dist = jp.linalg.norm(target[:2] - paper_pos[:2])
     reach_dist = jp.linalg.norm(ee_pos - paper_pos)
     return {
-        "reach": cfg.reward_reach * jp.exp(-reach_dist / 0.15),
+        "reach": cfg.reward_reach * (jp.exp(-reach_dist / 0.15) - 1.0),
         "progress": cfg.reward_progress * jp.clip(prev_goal_dist - goal_dist, -0.01, 0.01),
         "distance": -cfg.reward_distance * goal_dist / 0.1,
         "yaw": -cfg.reward_yaw * yaw_error(paper_quat) / (jp.pi / 2),

@@ -155,8 +155,9 @@ class Agent:
             "explained_variance": 1.0 - jp.var(target - tr["value"]) / jp.maximum(var, 1e-8),
             "residual_abs_mean": tr["residual"].mean(), "reward_mean": tr["reward"].mean(),
             "episodes": episodes,
-            "episode_return": tr["ep_return"].sum() / jp.maximum(episodes, 1),
-            "success_rate": tr["ep_success"].sum() / jp.maximum(episodes, 1),
+            # Over the episodes that ended in this iteration; NaN when none did.
+            "episode_return": jp.where(episodes > 0, tr["ep_return"].sum() / jp.maximum(episodes, 1), jp.nan),
+            "success_rate": jp.where(episodes > 0, tr["ep_success"].sum() / jp.maximum(episodes, 1), jp.nan),
             **{k: v.mean() for k, v in tr["terms"].items()},
         }
         ts = ts.replace(params=params, opt_state=opt_state, stats=stats, rng=rng,

@@ -91,8 +91,12 @@ def restore(path: Path, template: TrainState) -> TrainState:
     return jax.tree.unflatten(treedef, [stored.get(str(i), x) for i, x in enumerate(leaves)])
 
 
+EPISODE_METRICS = ("episode_return", "success_rate")  # NaN when no episode ended: not an error
+
+
 def check_finite(ts: TrainState, metrics: dict) -> None:
-    bad = [k for k, v in metrics.items() if not np.isfinite(np.asarray(v)).all()]
+    bad = [k for k, v in metrics.items()
+           if k not in EPISODE_METRICS and not np.isfinite(np.asarray(v)).all()]
     if not all(bool(jp.isfinite(x).all()) for x in jax.tree.leaves(ts.params)):
         bad.append("params")
     if bad:
@@ -129,6 +133,7 @@ def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool =
         print(f"compiled the training iteration in {time.monotonic() - start:.1f} s")
     bar = tqdm(total=run.iterations, initial=int(ts.iteration), disable=not progress,
                unit="it", dynamic_ncols=True)
+    shown = {"ret": "-", "succ": "-"}  # last finished episodes' return and success rate
     while int(ts.iteration) < min(run.iterations, stop_at or run.iterations):
         tick = time.monotonic()
         ts, metrics = step(ts)
@@ -137,16 +142,17 @@ def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool =
         if corrupt_at is not None and int(ts.iteration) == corrupt_at:
             ts = ts.replace(params=jax.tree.map(lambda x: x * jp.nan, ts.params))
         check_finite(ts, metrics)
-        row = {k: float(v) for k, v in metrics.items()}
+        row = {k: (float(v) if np.isfinite(v) else None) for k, v in metrics.items()}
         row.update(iteration=int(ts.iteration), env_steps=int(ts.env_steps),
                    env_steps_per_s=ppo.num_envs * ppo.unroll_length / max(seconds, 1e-9))
         history.append(row)
         history = history[-10_000:]
         with log_path.open("a") as f:
             f.write(json.dumps(row) + "\n")
+        if row["episode_return"] is not None:
+            shown.update(ret=f"{row['episode_return']:.2f}", succ=f"{row['success_rate']:.2f}")
         bar.update(1)
-        bar.set_postfix(ret=f"{row['episode_return']:.2f}", succ=f"{row['success_rate']:.2f}",
-                        sps=f"{row['env_steps_per_s']:.0f}")
+        bar.set_postfix(shown, sps=f"{row['env_steps_per_s']:.0f}")
         if int(ts.iteration) % run.checkpoint_every == 0 or int(ts.iteration) == run.iterations:
             save(out, ts)
         elif stop_at is not None and int(ts.iteration) == stop_at:
@@ -180,11 +186,12 @@ def plot(history: list[dict], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    steps = [h["env_steps"] for h in history]
+    done = [h for h in history if h["episode_return"] is not None]
+    steps = [h["env_steps"] for h in done]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    axes[0].plot(steps, [h["episode_return"] for h in history])
+    axes[0].plot(steps, [h["episode_return"] for h in done], marker=".")
     axes[0].set(xlabel="env steps", ylabel="episode return")
-    axes[1].plot(steps, [h["success_rate"] for h in history])
+    axes[1].plot(steps, [h["success_rate"] for h in done], marker=".")
     axes[1].set(xlabel="env steps", ylabel="success rate", ylim=(-0.02, 1.02))
     fig.tight_layout()
     fig.savefig(path, dpi=100)

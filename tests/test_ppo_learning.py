@@ -1,8 +1,9 @@
 """The trainer learns: a reach variant of paper_return (reward = the reach term only), zero base.
 
 Known answer: from the home pose the fingertip is ~0.29 m from the sheet (reach reward
-0.5 exp(-0.29 / 0.15) ~ 0.07 per step); a policy that moves the arm towards the sheet earns more.
-Budget: 100 iterations x 16 envs x 16 steps (25,600 env steps, about a minute on 2 CPU cores).
+0.5 (exp(-0.29 / 0.15) - 1) ~ -0.43 per step, 0 at the sheet); moving the arm towards the sheet
+earns more.
+Budget: 160 iterations x 16 envs x 16 steps (40,960 env steps, about a minute on 2 CPU cores).
 """
 import numpy as np
 
@@ -16,10 +17,10 @@ ITERATIONS_PER_EPISODE = 4  # episode_length 64 / unroll_length 16
 
 def test_residual_ppo_learns_to_reach_the_sheet(tmp_path):
     ppo = PPOConfig(num_envs=16, unroll_length=16, hidden=(64, 64), learning_rate=2e-3)
-    run = RunConfig(iterations=100, episode_length=64, checkpoint_every=1000, seed=0, out=str(tmp_path))
+    run = RunConfig(iterations=160, episode_length=64, checkpoint_every=1000, seed=0, out=str(tmp_path))
     _, _, history = train(run, ppo, progress=False, env_overrides=REACH_ONLY)
     reach = np.array([h["reward/reach"] for h in history])
     first = reach[:ITERATIONS_PER_EPISODE].mean()
     last = reach[-ITERATIONS_PER_EPISODE:].mean()
     print(f"\nreach reward per step: first episode {first:.3f}, last episode {last:.3f}")
-    assert last >= 0.15 and last >= 2.5 * first
+    assert last - first >= 0.08 and last >= -0.37  # mean fingertip distance ~0.29 -> < 0.2 m
