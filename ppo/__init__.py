@@ -1,1 +1,1 @@
-"""PPO on the paper_return env (a Brax PPO baseline now; the project's residual PPO follows)."""
+"""Residual PPO in JAX for paper_return (`python -m ppo.train`), and the Brax PPO peer."""

@@ -48,7 +48,7 @@ class TrainState:
     chunk_index: jax.Array  # (num_envs,) int32, next entry; >= horizon means refresh
     rng: jax.Array
     iteration: jax.Array  # int32 scalar
-    env_steps: jax.Array  # int32 scalar... counted in float64-safe int
+    env_steps: jax.Array  # int32 scalar, env steps so far (all envs)
 
 
 def make_optimizer(cfg: PPOConfig, num_iterations: int) -> optax.GradientTransformation:

@@ -94,6 +94,19 @@ def restore(path: Path, template: TrainState) -> TrainState:
 EPISODE_METRICS = ("episode_return", "success_rate")  # NaN when no episode ended: not an error
 
 
+def _check_same_config(path: Path, config: dict) -> None:
+    """Refuse to resume a run with other settings (the checkpoint would not fit or not mean the
+    same); only the iteration budget may grow."""
+    if not path.exists():
+        return
+    saved = json.loads(path.read_text())
+    diff = [f"{section}.{k}: {saved[section].get(k)!r} -> {v!r}"
+            for section in ("run", "ppo", "env") for k, v in config[section].items()
+            if saved.get(section, {}).get(k) != v and k not in ("iterations", "out")]
+    if diff:
+        raise ValueError(f"--resume with settings that differ from {path}: {'; '.join(diff)}")
+
+
 def check_finite(ts: TrainState, metrics: dict) -> None:
     bad = [k for k, v in metrics.items()
            if k not in EPISODE_METRICS and not np.isfinite(np.asarray(v)).all()]
@@ -116,17 +129,19 @@ def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool =
     ts = jax.jit(agent.init)(jax.random.PRNGKey(run.seed))
     history: list[dict] = []
     log_path = out / "metrics.jsonl"
+    config = {"run": dataclasses.asdict(run), "ppo": dataclasses.asdict(ppo),
+              "env": dataclasses.asdict(env.config)}
+    config = json.loads(json.dumps(config, default=str))
     if resume:
         path = latest_checkpoint(out)
         if path is None:
             raise FileNotFoundError(f"--resume: no checkpoint under {out / 'checkpoints'}")
+        _check_same_config(out / "config.json", config)
         ts = restore(path, ts)
         if log_path.exists():
             history = [json.loads(line) for line in log_path.read_text().splitlines()
                        if json.loads(line)["iteration"] <= int(ts.iteration)]
-    (out / "config.json").write_text(json.dumps(
-        {"run": dataclasses.asdict(run), "ppo": dataclasses.asdict(ppo),
-         "env": dataclasses.asdict(env.config)}, indent=1, default=str))
+    (out / "config.json").write_text(json.dumps(config, indent=1))
     start = time.monotonic()
     step = jax.jit(agent.iteration).lower(ts).compile()
     if progress:

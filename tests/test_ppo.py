@@ -45,6 +45,13 @@ def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert latest_checkpoint(tmp_path).name == "1"  # iteration 2 was never saved
 
 
+def test_resume_with_other_settings_is_refused(tmp_path):
+    train(tiny_run(tmp_path, iterations=1), TINY, progress=False)
+    with pytest.raises(ValueError, match="ppo.learning_rate"):
+        train(tiny_run(tmp_path, iterations=2), dataclasses.replace(TINY, learning_rate=1.0),
+              resume=True, progress=False)
+
+
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train(tiny_run(tmp_path), TINY, resume=True, progress=False)
