@@ -3,8 +3,9 @@
 Same env (paper_return, zero base, DR on, MJX impl of the device), same budget and PPO settings:
 num_envs x unroll_length env steps per iteration, 4 epochs x 4 minibatches, learning rate,
 discount, GAE lambda, clip, entropy cost, two 256-unit hidden layers, observation normalisation.
-Reports training env steps/s (compilation excluded: ours times each jitted iteration, Brax's is
-its own `training/sps`) and the mean return of 64 deterministic evaluation episodes at equal env
+Reports training env steps/s (compilation excluded: ours times each jitted iteration; Brax's is
+its own `training/sps` of its second training epoch, num_evals = 3, since its first includes
+compiling) and the mean return of 64 deterministic evaluation episodes at equal env
 steps. Differences that remain: Brax squashes actions with tanh (ours clips a Gaussian) and
 masks time-out steps out of its loss (ours bootstraps them).
 
@@ -63,7 +64,7 @@ def run_brax(args, ppo: PPOConfig) -> dict:
         num_minibatches=ppo.num_minibatches, num_updates_per_batch=ppo.update_epochs,
         learning_rate=ppo.learning_rate, entropy_cost=ppo.ent_coef, discounting=ppo.gamma,
         gae_lambda=ppo.gae_lambda, clipping_epsilon=ppo.clip_eps, max_grad_norm=ppo.max_grad_norm,
-        normalize_observations=True, num_evals=2, num_eval_envs=EVAL_EPISODES,
+        normalize_observations=True, num_evals=3, num_eval_envs=EVAL_EPISODES,
         deterministic_eval=True, seed=args.seed,
         network_factory=functools.partial(ppo_networks.make_ppo_networks,
                                           policy_hidden_layer_sizes=ppo.hidden,

@@ -68,12 +68,14 @@ def _saveable(ts: TrainState) -> dict:
     return {str(i): x for i, x in enumerate(jax.tree.leaves(ts)) if x.size > 0}
 
 
-def save(out: Path, ts: TrainState) -> Path:
-    """Atomic orbax save of the whole training state to out/checkpoints/<iteration>."""
+def save(out: Path, ts: TrainState, config: dict) -> Path:
+    """Atomic orbax save of the whole training state to out/checkpoints/<iteration>, with the
+    run's config beside it (config.json)."""
     path = (out / "checkpoints" / str(int(ts.iteration))).resolve()
     ckpt = _checkpointer()
     ckpt.save(path, _saveable(ts), force=True)
     ckpt.wait_until_finished()
+    (path / "config.json").write_text(json.dumps(config, indent=1))
     return path
 
 
@@ -138,9 +140,13 @@ def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool =
             raise FileNotFoundError(f"--resume: no checkpoint under {out / 'checkpoints'}")
         _check_same_config(out / "config.json", config)
         ts = restore(path, ts)
-        if log_path.exists():
-            history = [json.loads(line) for line in log_path.read_text().splitlines()
-                       if json.loads(line)["iteration"] <= int(ts.iteration)]
+        if log_path.exists():  # drop rows logged after the checkpoint: they are redone
+            history = [row for row in map(json.loads, log_path.read_text().splitlines())
+                       if row["iteration"] <= int(ts.iteration)]
+            log_path.write_text("".join(json.dumps(row) + "\n" for row in history))
+    elif log_path.exists() or latest_checkpoint(out) is not None:
+        raise FileExistsError(f"{out} already holds a run: pass --resume to continue it, or "
+                              "another --out (nothing was overwritten)")
     (out / "config.json").write_text(json.dumps(config, indent=1))
     start = time.monotonic()
     step = jax.jit(agent.iteration).lower(ts).compile()
@@ -169,9 +175,9 @@ def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool =
         bar.update(1)
         bar.set_postfix(shown, sps=f"{row['env_steps_per_s']:.0f}")
         if int(ts.iteration) % run.checkpoint_every == 0 or int(ts.iteration) == run.iterations:
-            save(out, ts)
+            save(out, ts, config)
         elif stop_at is not None and int(ts.iteration) == stop_at:
-            save(out, ts)
+            save(out, ts, config)
     bar.close()
     return agent, ts, history
 
