@@ -5,7 +5,6 @@ per env, at reset. `validate` turns a bad value into a ValueError that names the
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -64,9 +63,6 @@ class EnvConfig:
     @property
     def n_substeps(self) -> int:
         return int(round(self.ctrl_dt / self.sim_dt))
-
-    def replace(self, **changes) -> "EnvConfig":
-        return dataclasses.replace(self, **changes)
 
 
 def _check_range(name: str, pair, low: float = -math.inf) -> None:

@@ -20,7 +20,6 @@ from mjx_env import kinematics, task
 
 CONTACT_EE_Z = 0.0076  # m, ee site height when the fixed fingertip (r 8 mm) touches the sheet
 FREE_JOINTS = (1.0, 1.0, 1.0, 1.0, 0.0)  # IK moves pan, lift, elbow, wrist flex; not roll
-ROBOT_XY = (0.050, -0.029)  # m, robot base in the world
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ class ScriptedExpert:
     def approach_axis(self, pos: jax.Array) -> jax.Array:
         """Unit jaw direction (3,) for a fingertip at `pos`: down, tilted away from the robot."""
         cfg = self.config
-        radial = pos[:2] - jp.asarray(ROBOT_XY)
+        radial = pos[:2] - self.env.robot_xy
         r = jp.linalg.norm(radial)
         tilt = cfg.tilt_max * jp.clip((r - cfg.tilt_near) / (cfg.tilt_far - cfg.tilt_near), 0, 1)
         horiz = radial / jp.maximum(r, 1e-6) * jp.sin(tilt)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jp
+import mujoco
 import numpy as np
 from ml_collections import config_dict
 from mujoco import mjx
@@ -24,8 +25,6 @@ from mjx_env import randomize, task
 from mjx_env.config import EnvConfig, check_num_envs, validate
 from mjx_env.scene import ARM_JOINTS, SCENE_XML, default_impl, load_mj_model, put_model, qpos_index
 
-TARGET_XY = (0.275, 0.175)  # m, centre of the red tape square (paper_return_task.md)
-ROBOT_XY = (0.050, -0.029)  # m, robot base
 METRIC_KEYS = ("success", "goal_distance", "yaw_error", "nan_action", "nan_physics") + tuple(
     f"reward/{k}" for k in ("reach", "progress", "distance", "yaw", "action", "success"))
 
@@ -47,12 +46,15 @@ class PaperReturn(mjx_env.MjxEnv):
         self._arm_qpos = np.array([qpos_index(m, j) for j in ARM_JOINTS])
         self._arm_dofs = self.ids.arm_dofs
         self._paper_qpos = qpos_index(m, "paper")
-        self._paper_dof = int(m.jnt_dofadr[m.joint("paper").id])
         self._ee_site = m.site("ee").id
         rng = m.jnt_range[[m.joint(j).id for j in ARM_JOINTS]]
         self.joint_lower, self.joint_upper = jp.asarray(rng[:, 0]), jp.asarray(rng[:, 1])
-        self.target = jp.array([*TARGET_XY, 0.0])
-        self._bearing = float(np.arctan2(ROBOT_XY[1] - TARGET_XY[1], ROBOT_XY[0] - TARGET_XY[0]))
+        data = mujoco.MjData(m)
+        mujoco.mj_kinematics(m, data)
+        target_xy, robot_xy = data.body("target").xpos[:2], data.body("base").xpos[:2]
+        self.target = jp.array([*target_xy, 0.0])  # m, centre of the red tape square
+        self.robot_xy = jp.asarray(robot_xy)  # m, the arm's base in the world
+        self._bearing = float(np.arctan2(*(robot_xy - target_xy)[::-1]))
         self.kp_nominal = jp.asarray(m.actuator_gainprm[:, 0])
 
     # --- Playground interface -------------------------------------------------------------

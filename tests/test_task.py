@@ -5,9 +5,9 @@ import pytest
 
 from conftest import paper_at
 from mjx_env import task
-from mjx_env.paper_return import TARGET_XY
 
 HOLD = 5
+TARGET_XY = (0.275, 0.175)  # m, the tape square's centre (paper_return_task.md)
 
 
 def hold_zero(batch, state, steps):
@@ -16,6 +16,7 @@ def hold_zero(batch, state, steps):
 
 def test_success_fires_on_target_after_hold_steps(jax_batch):
     assert jax_batch.env.config.success_hold_steps == HOLD
+    np.testing.assert_allclose(jax_batch.env.target[:2], TARGET_XY, atol=1e-9)
     state = jax_batch.place(paper_at(*TARGET_XY))
     _, states = hold_zero(jax_batch, state, HOLD)
     success = np.array([s.metrics["success"] for s in states])  # (T, N)
