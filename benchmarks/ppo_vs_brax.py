@@ -21,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, if
 import mjx_env  # noqa: E402,F401  (XLA CPU flag first)
 
 import argparse  # noqa: E402
-import functools  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import tempfile  # noqa: E402
@@ -30,12 +29,9 @@ from importlib import metadata  # noqa: E402
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-from brax.training.agents.ppo import networks as ppo_networks  # noqa: E402
-from brax.training.agents.ppo import train as brax_ppo  # noqa: E402
 
-from mjx_env.paper_return import make  # noqa: E402
 from ppo.agent import PPOConfig  # noqa: E402
-from ppo.brax_baseline import _jax_compat, brax_wrap  # noqa: E402
+from ppo import brax_baseline  # noqa: E402
 from ppo.train import RunConfig, evaluate_policy, train  # noqa: E402
 
 EVAL_EPISODES = 64
@@ -53,24 +49,11 @@ def run_ours(args, ppo: PPOConfig) -> dict:
 
 
 def run_brax(args, ppo: PPOConfig) -> dict:
-    _jax_compat()
-    env = make(num_envs=ppo.num_envs, impl=args.impl, episode_length=args.episode_length)
     steps = args.iterations * ppo.num_envs * ppo.unroll_length
-    rows = []
-    make_policy, params, _ = brax_ppo.train(
-        environment=env, num_timesteps=steps, num_envs=ppo.num_envs,
-        episode_length=args.episode_length, wrap_env_fn=brax_wrap,
-        unroll_length=ppo.unroll_length, batch_size=ppo.num_envs // ppo.num_minibatches,
-        num_minibatches=ppo.num_minibatches, num_updates_per_batch=ppo.update_epochs,
-        learning_rate=ppo.learning_rate, entropy_cost=ppo.ent_coef, discounting=ppo.gamma,
-        gae_lambda=ppo.gae_lambda, clipping_epsilon=ppo.clip_eps, max_grad_norm=ppo.max_grad_norm,
-        normalize_observations=True, num_evals=3, num_eval_envs=EVAL_EPISODES,
-        deterministic_eval=True, seed=args.seed,
-        network_factory=functools.partial(ppo_networks.make_ppo_networks,
-                                          policy_hidden_layer_sizes=ppo.hidden,
-                                          value_hidden_layer_sizes=ppo.hidden),
-        progress_fn=lambda s, m: rows.append((int(s), {k: float(v) for k, v in m.items()
-                                                         if np.ndim(v) == 0})))
+    # num_evals 3: Brax's first training epoch includes compiling; its training/sps at the end
+    # is the second epoch's.
+    _, _, rows = brax_baseline.train(ppo, steps, args.seed, args.episode_length, num_evals=3,
+                                     num_eval_envs=EVAL_EPISODES, impl=args.impl)
     final = rows[-1][1]
     return {"env_steps": rows[-1][0], "env_steps_per_s": final.get("training/sps", float("nan")),
             "eval_return": final["eval/episode_reward"],

@@ -54,7 +54,8 @@ class PaperReturn(mjx_env.MjxEnv):
         target_xy, robot_xy = data.body("target").xpos[:2], data.body("base").xpos[:2]
         self.target = jp.array([*target_xy, 0.0])  # m, centre of the red tape square
         self.robot_xy = jp.asarray(robot_xy)  # m, the arm's base in the world
-        self._bearing = float(np.arctan2(*(robot_xy - target_xy)[::-1]))
+        to_robot = robot_xy - target_xy
+        self._bearing = float(np.arctan2(to_robot[1], to_robot[0]))  # rad, target -> robot
         self.kp_nominal = jp.asarray(m.actuator_gainprm[:, 0])
 
     # --- Playground interface -------------------------------------------------------------

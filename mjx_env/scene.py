@@ -62,7 +62,3 @@ def put_model(mj_model: mujoco.MjModel, impl: str) -> mjx.Model:
 
 def qpos_index(model: mujoco.MjModel, joint: str) -> int:
     return int(model.jnt_qposadr[model.joint(joint).id])
-
-
-def qvel_index(model: mujoco.MjModel, joint: str) -> int:
-    return int(model.jnt_dofadr[model.joint(joint).id])

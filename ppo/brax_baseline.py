@@ -5,6 +5,8 @@ measured against. With no base policy the policy's action moves the held joint t
 target_t = target_{t-1} + alpha * action_scale * action.
 
     python -m ppo.brax_baseline --num-envs 16 --timesteps 20000      # CPU, a couple of minutes
+
+PPO settings are our `ppo.agent.PPOConfig` defaults, mapped onto Brax's arguments.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from brax.training.agents.ppo import train as brax_ppo
 from mjx_env.config import check_num_envs
 from mjx_env.paper_return import make
 from mjx_env.wrappers import wrap_for_training
+from ppo.agent import PPOConfig
 
 
 def _jax_compat() -> None:
@@ -48,13 +51,17 @@ def brax_wrap(env, episode_length=None, action_repeat=1, randomization_fn=None, 
     return wrap_for_training(env, episode_length)
 
 
-def train(num_envs: int, timesteps: int, seed: int = 0, episode_length: int = 300,
-          unroll_length: int = 10, batch_size: int | None = None, num_minibatches: int = 4,
-          num_evals: int = 2, impl: str | None = None, log=print):
-    """Run Brax PPO; returns (make_policy, params, list of (env steps, metrics dict))."""
-    check_num_envs(num_envs)
+def train(ppo: PPOConfig, timesteps: int, seed: int = 0, episode_length: int = 300,
+          num_evals: int = 2, num_eval_envs: int | None = None, impl: str | None = None, log=print):
+    """Brax PPO with the settings of our `PPOConfig` (an iteration = num_envs x unroll_length env
+    steps, then update_epochs x num_minibatches updates). Returns (make_policy, params, list of
+    (env steps, metrics dict)); evaluation is deterministic."""
+    check_num_envs(ppo.num_envs)
+    if ppo.num_envs % ppo.num_minibatches:
+        raise ValueError(f"num_envs ({ppo.num_envs}) must be a multiple of num_minibatches "
+                         f"({ppo.num_minibatches}) for Brax's batching")
     _jax_compat()
-    env = make(num_envs=num_envs, impl=impl, episode_length=episode_length)
+    env = make(num_envs=ppo.num_envs, impl=impl, episode_length=episode_length)
     history = []
     start = time.monotonic()
 
@@ -66,14 +73,17 @@ def train(num_envs: int, timesteps: int, seed: int = 0, episode_length: int = 30
             f"eval success {row.get('eval/episode_success', float('nan')):.3f}")
 
     make_policy, params, _ = brax_ppo.train(
-        environment=env, num_timesteps=timesteps, num_envs=num_envs,
-        episode_length=episode_length, wrap_env_fn=brax_wrap, unroll_length=unroll_length,
-        batch_size=batch_size or num_envs, num_minibatches=num_minibatches,
-        num_updates_per_batch=4, learning_rate=3e-4, entropy_cost=1e-3, discounting=0.97,
-        normalize_observations=True, num_evals=num_evals, num_eval_envs=num_envs,
+        environment=env, num_timesteps=timesteps, num_envs=ppo.num_envs,
+        episode_length=episode_length, wrap_env_fn=brax_wrap, unroll_length=ppo.unroll_length,
+        batch_size=ppo.num_envs // ppo.num_minibatches, num_minibatches=ppo.num_minibatches,
+        num_updates_per_batch=ppo.update_epochs, learning_rate=ppo.learning_rate,
+        entropy_cost=ppo.ent_coef, discounting=ppo.gamma, gae_lambda=ppo.gae_lambda,
+        clipping_epsilon=ppo.clip_eps, max_grad_norm=ppo.max_grad_norm,
+        normalize_observations=True, num_evals=num_evals,
+        num_eval_envs=num_eval_envs or ppo.num_envs, deterministic_eval=True,
         network_factory=functools.partial(ppo_networks.make_ppo_networks,
-                                          policy_hidden_layer_sizes=(64, 64),
-                                          value_hidden_layer_sizes=(64, 64)),
+                                          policy_hidden_layer_sizes=ppo.hidden,
+                                          value_hidden_layer_sizes=ppo.hidden),
         seed=seed, progress_fn=progress)
     return make_policy, params, history
 
@@ -91,7 +101,8 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=Path("runs/brax_baseline.json"),
                    help="metrics JSON (default runs/brax_baseline.json)")
     args = p.parse_args(argv)
-    _, _, history = train(args.num_envs, args.timesteps, args.seed, args.episode_length, impl=args.impl)
+    _, _, history = train(PPOConfig(num_envs=args.num_envs), args.timesteps, args.seed,
+                          args.episode_length, impl=args.impl)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                     "history": history}, indent=1))

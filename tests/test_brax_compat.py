@@ -2,12 +2,13 @@
 import jax
 import numpy as np
 
+from ppo.agent import PPOConfig
 from ppo.brax_baseline import train
 
 
 def test_brax_ppo_runs_on_paper_return():
-    make_policy, params, history = train(num_envs=4, timesteps=400, episode_length=20,
-                                         unroll_length=5, num_minibatches=2, num_evals=2)
+    ppo = PPOConfig(num_envs=4, unroll_length=5, num_minibatches=2, hidden=(64, 64))
+    make_policy, params, history = train(ppo, timesteps=400, episode_length=20, num_evals=2)
     steps = [s for s, _ in history]
     assert steps[0] == 0 and steps[-1] >= 400
     last = history[-1][1]
