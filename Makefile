@@ -8,7 +8,7 @@ export MUJOCO_GL ?= egl
 export JAX_COMPILATION_CACHE_DIR ?= $(HOME)/.cache/paper_return/jax
 ARGS ?=
 
-.PHONY: install test train bench clean
+.PHONY: install test train bench export clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ train: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/env_throughput.py $(ARGS)
+
+# make export CKPT=runs/<name>/checkpoints/<iteration> [OUT=dir] [ARGS=--force]
+# (OUT defaults to exports/<name>-<iteration>; CKPT may be a run dir: its latest checkpoint)
+export: $(STAMP)
+	@test -n "$(CKPT)" || { echo "make export needs CKPT=runs/<name>/checkpoints/<iteration> (or a run dir)" >&2; exit 2; }
+	$(PY) -m ppo.export $(CKPT) $(OUT) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

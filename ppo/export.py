@@ -1,0 +1,316 @@
+"""`python -m ppo.export <checkpoint> [<out>]`: a trained residual as a self-contained export.
+
+    python -m ppo.export runs/zero_cpu/checkpoints/150      # -> exports/zero_cpu-150
+    python -m ppo.export runs/zero_cpu exports/zero --force  # a run dir: its latest checkpoint
+
+Writes, atomically (into a hidden sibling directory, manifest.json last, then one rename):
+  params/            orbax: the actor's Flax params and the observation normaliser (float32)
+  policy.jax_export  serialized `jax.export` of (obs (b, 25), base (b, 6)) -> joint target (b, 6)
+                     rad, params baked in, symbolic batch b, CPU and CUDA (needs `flatbuffers`)
+  manifest.json      observation layout and units, control law, joint order and limits, base
+                     policy, network, the run's config, versions, sha256 of params and artefact
+Load it without the trainer: `ppo.policy.load`, `load_exported`, `to_torch`.
+"""
+from __future__ import annotations
+
+import mjx_env  # noqa: F401  (XLA CPU flag before JAX starts)
+
+import argparse
+import dataclasses
+import datetime
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import re
+import shutil
+from pathlib import Path
+
+import jax
+import jax.numpy as jp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from mjx_env import task
+from mjx_env.config import EnvConfig, RandomizationConfig
+from mjx_env.paper_return import PaperReturn
+from mjx_env.scene import ARM_JOINTS
+from ppo import policy as pol
+from ppo import train
+from ppo.agent import PPOConfig, TrainState, make_optimizer
+from ppo.networks import ActorCritic, RunningStats, init_stats, normalize
+from ppo.train import RunConfig, latest_checkpoint
+
+PLATFORMS = ("cpu", "cuda")  # lowered for both: the robot's computer may have either
+UNITS = ("rad", "rad/s", "m")
+PACKAGES = ("jax", "jaxlib", "flax", "orbax-checkpoint", "mujoco", "numpy")
+
+
+def find_checkpoint(path) -> Path:
+    """A checkpoint dir (<run>/checkpoints/<iteration>), or a run dir's latest checkpoint."""
+    path = Path(path)
+    if (path / "checkpoints").is_dir() and (latest := latest_checkpoint(path)) is not None:
+        path = latest
+    if (path / "_CHECKPOINT_METADATA").is_file() and config_path(path).is_file():
+        return path.resolve()
+    raise pol.ExportError(f"{path} is neither a checkpoint (<run>/checkpoints/<iteration>, with "
+                          "config.json in it or in <run>) nor a run directory that holds one")
+
+
+def config_path(checkpoint: Path) -> Path:
+    """The checkpoint's config.json; runs from before checkpoints carried one: the run's (which
+    `--resume` keeps unchanged)."""
+    own = checkpoint / "config.json"
+    return own if own.is_file() else checkpoint.parent.parent / "config.json"
+
+
+def configs(config: dict) -> tuple[RunConfig, PPOConfig, EnvConfig]:
+    """The run's dataclasses from a checkpoint's config.json (JSON lists back to tuples)."""
+    tup = lambda d: {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}  # noqa: E731
+    try:
+        env = dict(config["env"])
+        rnd = RandomizationConfig(**tup(env.pop("randomization")))
+        return (RunConfig(**config["run"]), PPOConfig(**tup(config["ppo"])),
+                EnvConfig(**tup(env), randomization=rnd))
+    except (KeyError, TypeError) as e:
+        raise pol.ExportError(f"the checkpoint's config.json does not fit this code's "
+                              f"RunConfig/PPOConfig/EnvConfig: {e}") from None
+
+
+def restore_params(checkpoint: Path, run: RunConfig, ppo: PPOConfig) -> tuple[dict, RunningStats]:
+    """(Flax params of the whole ActorCritic, normaliser) of a checkpoint, as numpy. Reads only
+    the state's leading leaves (params, optimiser, normaliser), so the env state (whose structure
+    depends on the MJX impl it was trained with) is never needed."""
+    head = [f.name for f in dataclasses.fields(TrainState)][:3]
+    if head != ["params", "opt_state", "stats"]:
+        raise pol.ExportError(f"TrainState starts with {head}, not params, opt_state, stats: "
+                              "update ppo.export.restore_params")
+    net = ActorCritic(hidden=ppo.hidden, init_log_std=ppo.init_log_std)
+    params = jax.eval_shape(net.init, jax.random.PRNGKey(0), jp.zeros((1, pol.POLICY_INPUT)))
+    template = (params, jax.eval_shape(make_optimizer(ppo, run.iterations).init, params),
+                jax.eval_shape(lambda: init_stats(pol.POLICY_INPUT)))
+    leaves, treedef = jax.tree.flatten(template)
+    item = {str(i): jax.ShapeDtypeStruct(x.shape, x.dtype) for i, x in enumerate(leaves)
+            if np.prod(x.shape) > 0}
+    try:
+        stored = ocp.PyTreeCheckpointer().restore(checkpoint, args=ocp.args.PyTreeRestore(
+            item, restore_args=ocp.checkpoint_utils.construct_restore_args(item), partial_restore=True))
+    except Exception as e:  # noqa: BLE001  (orbax raises many kinds)
+        raise pol.ExportError(f"{checkpoint}: could not read the params with its config's network "
+                              f"({list(ppo.hidden)}): {e}") from e
+    params, _, stats = jax.tree.unflatten(
+        treedef, [stored.get(str(i), np.zeros(x.shape, x.dtype)) for i, x in enumerate(leaves)])
+    if not all(np.isfinite(x).all() for x in jax.tree.leaves((params, stats))):
+        raise pol.ExportError(f"{checkpoint}: non-finite params or normaliser")
+    return params, stats
+
+
+def saved_tree(params: dict, stats: RunningStats, hidden) -> dict:
+    """What params/ holds: the actor layers (Dense_0..Dense_n of ActorCritic) and the normaliser."""
+    actor = {f"Dense_{i}": params["params"][f"Dense_{i}"] for i in range(len(hidden) + 1)}
+    return {"actor": actor, "stats": stats._asdict()}
+
+
+def observation_layout() -> list[dict]:
+    """[{name, slice, unit, description}] from `task.OBS_SLICES` and `task`'s docstring."""
+    lines = {(int(a), int(b)): desc.strip() for a, b, desc in
+             re.findall(r"^\s*\[(\d+):(\d+)\]\s+(.*)$", task.__doc__, re.MULTILINE)}
+    layout = []
+    for name, s in task.OBS_SLICES.items():
+        if (desc := lines.get((s.start, s.stop))) is None:
+            raise pol.ExportError(f"mjx_env.task's docstring does not describe "
+                                  f"obs[{s.start}:{s.stop}] ({name})")
+        unit = next((p.strip() for p in desc.split(",")[1:] if p.strip() in UNITS), "unitless")
+        layout.append({"name": name, "slice": [s.start, s.stop], "unit": unit, "description": desc})
+    return layout
+
+
+def versions() -> dict:
+    out = {name: importlib.metadata.version(name) for name in PACKAGES}
+    return {**out, "python": platform.python_version(), "manifest_format": pol.FORMAT_VERSION}
+
+
+def base_identity(run: RunConfig, env: PaperReturn) -> dict:
+    """Name, horizon and active flag of the run's base. Built-in bases (zero, scripted) are built
+    by the trainer's `make_base` to read them; model bases (`kind:...`) are not loaded: they are
+    active, with the configured horizon (None: the model's chunk length)."""
+    if ":" in run.base:
+        return {"name": run.base, "horizon": run.base_horizon, "active": 1.0}
+    base = train.make_base(run.base, env, run.base_horizon)
+    return {"name": base.name, "horizon": base.horizon, "active": float(base.active)}
+
+
+def manifest(checkpoint: Path, config: dict, env: PaperReturn, base: dict, hidden,
+             params_dir: Path, tree: dict) -> dict:
+    """manifest.json of an export (without its `jax_export` entry); see the README."""
+    cfg = env.config
+    return {
+        "format": pol.FORMAT, "format_version": pol.FORMAT_VERSION,
+        "obs_size": task.OBS_SIZE, "action_size": pol.ACTION_SIZE,
+        "policy_input_size": pol.POLICY_INPUT, "joint_order": list(ARM_JOINTS),
+        "observation": observation_layout(),
+        "observation_frame": "world frame, table top at z = 0, robot base at "
+                             f"{[round(float(x), 4) for x in env.robot_xy]} m (x, y)",
+        "policy_input": "[obs (25), base_in (6) rad], normalised by params/stats: "
+                        "clip((x - mean) / sqrt(m2 / count + 1e-8), -10, 10)",
+        "action": {
+            "unit": "sim radians (MuJoCo joint angles of assets/so101.xml, order joint_order); "
+                    "converting to and from the robot's units is the bridge's job",
+            "control_law": "target = clip(base_action + alpha * action_scale * clip(residual, -1, 1), "
+                           "joint_lower, joint_upper)",
+            "alpha": cfg.alpha, "action_scale": cfg.action_scale,
+            "joint_lower": [float(x) for x in env.joint_lower],
+            "joint_upper": [float(x) for x in env.joint_upper],
+            "control_hz": round(1.0 / cfg.ctrl_dt, 6),
+        },
+        "base_policy": {
+            **base,
+            "base_input": ("base_action: the base policy's joint target (rad)" if base["active"] else
+                           "zeros: the base holds the pose; pass the previous joint target as "
+                           "base_action (the network sees zeros, the residual is added to it)"),
+        },
+        "network": {"hidden": list(hidden), "activation": pol.ACTIVATION,
+                    "layers": [f"Dense_{i}" for i in range(len(hidden) + 1)],
+                    "output": "residual mean (6,), clipped to [-1, 1]: the deterministic policy"},
+        "params": {"dir": pol.PARAMS_DIR, "files": pol.list_files(params_dir),
+                   "sha256": pol.hash_files(params_dir), "arrays_sha256": pol.hash_arrays(tree),
+                   "layout": "orbax StandardCheckpointer, float32: actor {Dense_i: kernel (in, out), "
+                             "bias (out,)}, stats {count (), mean (31,), m2 (31,)}"},
+        "source": {"checkpoint": str(checkpoint), "run": checkpoint.parent.parent.name,
+                   "iteration": int(checkpoint.name) if checkpoint.name.isdigit() else None,
+                   "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
+        "training_config": config,
+        "versions": versions(),
+    }
+
+
+def jax_exported(policy: pol.Policy) -> jax.export.Exported:
+    """`jax.export` of obs (b, 25), base (b, 6) float32 -> joint target (b, 6) rad, params baked in."""
+    def fn(obs, base_action):
+        return pol.joint_target(policy.actor, policy.stats, policy.joint_lower, policy.joint_upper,
+                                obs, base_action, hidden=policy.hidden, scale=policy.scale,
+                                base_active=policy.base_active)
+    (b,) = jax.export.symbolic_shape("b")
+    f32 = lambda n: jax.ShapeDtypeStruct((b, n), jp.float32)  # noqa: E731
+    return jax.export.export(jax.jit(fn), platforms=PLATFORMS)(f32(task.OBS_SIZE), f32(pol.ACTION_SIZE))
+
+
+def write_jax_export(exported: jax.export.Exported, path: Path) -> dict:
+    """Serialize `exported` to `path`; the manifest entry (without `flatbuffers`: none, and why)."""
+    entry = {"file": None, "platforms": list(PLATFORMS), "inputs": ["obs (b, 25) float32",
+             "base_action (b, 6) float32"], "output": "joint target (b, 6) float32 rad",
+             "calling_convention_version": exported.calling_convention_version}
+    if importlib.util.find_spec("flatbuffers") is None:
+        return {**entry, "missing_reason": "jax.export serialization needs the 'flatbuffers' "
+                "package, which was not installed when this was exported"}
+    data = bytes(exported.serialize())
+    path.write_bytes(data)
+    return {**entry, "file": path.name, "sha256": pol.hash_bytes(data)}
+
+
+def verify(policy: pol.Policy, exported, ppo: PPOConfig, params: dict, stats: RunningStats,
+           log=print) -> None:
+    """The export, loaded back from disk, against the trainer's deterministic policy (the whole
+    ActorCritic on the checkpoint's params; ExportError beyond 1e-5 rad, the tests check
+    bit-exactness against `Agent.deterministic_residual`)."""
+    k1, k2 = jax.random.split(jax.random.PRNGKey(0))
+    obs = jax.random.normal(k1, (64, task.OBS_SIZE))
+    base = jax.random.uniform(k2, (64, pol.ACTION_SIZE), minval=policy.joint_lower,
+                              maxval=policy.joint_upper)
+    x = normalize(stats, jp.concatenate([obs, base * policy.base_active], axis=-1))
+    mean, _, _ = ActorCritic(hidden=ppo.hidden, init_log_std=ppo.init_log_std).apply(params, x)
+    residual = jp.clip(mean, -1.0, 1.0)
+    want = jp.clip(base + policy.scale * residual, policy.joint_lower, policy.joint_upper)
+    errs = {name: float(jp.abs(fn(obs, base) - want).max())
+            for name, fn in (("policy", policy), ("jax.export", exported))}
+    text = ", ".join(f"{name} {e:.2g}" for name, e in errs.items())
+    if not all(e <= 1e-5 for e in errs.values()):
+        raise pol.ExportError(f"the export differs from the checkpoint's deterministic policy "
+                              f"(max |diff| rad: {text})")
+    log(f"verified against the trainer's deterministic policy on 64 random inputs "
+        f"(max |diff| rad: {text})")
+
+
+def write_manifest(path: Path, m: dict) -> None:
+    with open(path, "w") as f:
+        f.write(json.dumps(m, indent=1))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write(checkpoint: Path, tmp: Path, log=print) -> dict:
+    """Write the export of `checkpoint` into the empty directory `tmp`; returns the manifest."""
+    config = json.loads(config_path(checkpoint).read_text())
+    run, ppo, env_cfg = configs(config)
+    env = PaperReturn(dataclasses.replace(env_cfg, impl="jax"))  # for its joint limits
+    base = base_identity(run, env)
+    params, stats = restore_params(checkpoint, run, ppo)
+    log(f"checkpoint {checkpoint}: base {base['name']}, hidden {list(ppo.hidden)}, "
+        f"alpha {env_cfg.alpha}, action_scale {env_cfg.action_scale} rad")
+    tree = saved_tree(params, stats, ppo.hidden)
+    ckpt = ocp.StandardCheckpointer()
+    ckpt.save(tmp / pol.PARAMS_DIR, tree)
+    ckpt.wait_until_finished()
+    m = manifest(checkpoint, config, env, base, ppo.hidden, tmp / pol.PARAMS_DIR, tree)
+    policy = pol.load(tmp, manifest=m)  # what a user will load: from the files just written
+    exported = jax_exported(policy)
+    m["jax_export"] = write_jax_export(exported, tmp / pol.JAX_EXPORT)
+    if m["jax_export"]["file"] is None:
+        log(f"warning: no {pol.JAX_EXPORT}: {m['jax_export']['missing_reason']}")
+        exported = pol.ExportedPolicy(exported, m)  # check the in-memory one instead
+    else:
+        exported = pol.load_exported(tmp, manifest=m)
+    verify(policy, exported, ppo, params, stats, log)
+    write_manifest(tmp / pol.MANIFEST, m)  # last: a directory without it never loads
+    return m
+
+
+def export(checkpoint, out, force: bool = False, log=print) -> Path:
+    """Export `checkpoint` (or a run dir's latest) to `out`, atomically: everything goes into a
+    hidden sibling `.<out>.tmp-<pid>`, renamed to `out` at the end and removed on any error.
+    An existing `out` is refused unless `force`."""
+    checkpoint = find_checkpoint(checkpoint)
+    out = Path(out).resolve()
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} exists: pass --force to replace it (nothing was written)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        write(checkpoint, tmp, log)
+        if out.exists():  # --force: swap, then drop the old export
+            os.rename(out, old)
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not out.exists():
+            os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    log(f"exported to {out}")
+    return out
+
+
+def default_out(checkpoint: Path) -> Path:
+    """exports/<run name>-<iteration>, relative to the working directory."""
+    return Path("exports") / f"{checkpoint.parent.parent.name}-{checkpoint.name}"
+
+
+def main(argv=None) -> Path:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", help="runs/<name>/checkpoints/<iteration>, or a run dir (its latest)")
+    p.add_argument("out", nargs="?", help="export directory (default exports/<run name>-<iteration>)")
+    p.add_argument("--force", action="store_true", help="replace an existing export directory")
+    args = p.parse_args(argv)
+    try:
+        checkpoint = find_checkpoint(args.checkpoint)
+        return export(checkpoint, Path(args.out) if args.out else default_out(checkpoint), args.force)
+    except (pol.ExportError, FileExistsError) as e:
+        raise SystemExit(f"ppo.export: {e}") from None
+
+
+if __name__ == "__main__":
+    main()
