@@ -32,7 +32,8 @@ import numpy as np  # noqa: E402
 
 from ppo.agent import PPOConfig  # noqa: E402
 from ppo import brax_baseline  # noqa: E402
-from ppo.train import RunConfig, evaluate_policy, train  # noqa: E402
+from ppo.evaluate import evaluate_policy  # noqa: E402
+from ppo.train import RunConfig, train  # noqa: E402
 
 EVAL_EPISODES = 64
 

@@ -12,10 +12,11 @@ import jax.numpy as jp
 import optax
 from flax import struct
 
+from bridge import chunk_cache
+from bridge.base import BasePolicy
 from mjx_env.paper_return import set_base
 from mjx_env.wrappers import FINAL_OBS
 from ppo import losses, networks
-from ppo.bases import BasePolicy
 
 POLICY_INPUT = 25 + 6  # observation + base action
 
@@ -44,8 +45,7 @@ class TrainState:
     opt_state: optax.OptState
     stats: networks.RunningStats
     env_state: object  # wrapped, batched mjx_env State
-    chunk: jax.Array  # (num_envs, horizon, 6) rad, the base's current chunk
-    chunk_index: jax.Array  # (num_envs,) int32, next entry; >= horizon means refresh
+    cache: chunk_cache.ChunkCache  # the base's current chunks, positions and call count
     rng: jax.Array
     iteration: jax.Array  # int32 scalar
     env_steps: jax.Array  # int32 scalar, env steps so far (all envs)
@@ -69,10 +69,9 @@ class Agent:
         k_net, k_env, rng = jax.random.split(rng, 3)
         params = self.net.init(k_net, jp.zeros((1, POLICY_INPUT)))
         env_state = self.wrapped.reset(jax.random.split(k_env, self.cfg.num_envs))
-        h = self.base.horizon
         return TrainState(params, self.optimizer.init(params), networks.init_stats(POLICY_INPUT),
-                          env_state, jp.zeros((self.cfg.num_envs, h, 6)),
-                          jp.full((self.cfg.num_envs,), h, jp.int32), rng, jp.int32(0), jp.int32(0))
+                          env_state, chunk_cache.init(self.cfg.num_envs, self.base.horizon),
+                          rng, jp.int32(0), jp.int32(0))
 
     def policy_input(self, stats, obs, base_action):
         return networks.normalize(stats, jp.concatenate([obs, base_action], axis=-1))
@@ -84,11 +83,7 @@ class Agent:
 
     def _step(self, ts: TrainState, _):
         params, stats = ts.params, ts.stats
-        refresh = ts.chunk_index >= self.base.horizon
-        chunk = jax.lax.cond(jp.any(refresh), self.base.chunk, lambda s: ts.chunk, ts.env_state)
-        chunk = jp.where(refresh[:, None, None], chunk, ts.chunk)
-        index = jp.where(refresh, 0, ts.chunk_index)
-        base_action = jp.take_along_axis(chunk, index[:, None, None], axis=1)[:, 0]
+        cache, base_action = chunk_cache.next_action(ts.cache, self.base, ts.env_state)
         x = self.policy_input(stats, ts.env_state.obs, base_action)
         mean, log_std, value = self.net.apply(params, x)
         rng, key = jax.random.split(ts.rng)
@@ -97,7 +92,7 @@ class Agent:
         env_state = set_base(ts.env_state, base_action, self.base.active)
         nxt = self.wrapped.step(env_state, action)
         _, _, next_value = self.net.apply(params, self.policy_input(stats, nxt.info[FINAL_OBS], base_action))
-        index = jp.where(nxt.done > 0, self.base.horizon, index + 1)
+        cache = chunk_cache.after_step(cache, nxt.done, self.base.refresh)
         ep = nxt.info["episode_metrics"]
         transition = dict(
             x=x, raw=jp.concatenate([ts.env_state.obs, base_action], -1), action=action,
@@ -105,7 +100,7 @@ class Agent:
             done=nxt.done, truncation=nxt.info["truncation"], residual=jp.abs(action).mean(-1),
             ep_return=ep["sum_reward"] * nxt.done, ep_success=ep["success"] * nxt.done,
             terms={k: v for k, v in nxt.metrics.items() if k.startswith("reward/")})
-        ts = ts.replace(env_state=nxt, chunk=chunk, chunk_index=index, rng=rng,
+        ts = ts.replace(env_state=nxt, cache=cache, rng=rng,
                         env_steps=ts.env_steps + self.cfg.num_envs)
         return ts, transition
 
@@ -120,6 +115,7 @@ class Agent:
 
     def iteration(self, ts: TrainState) -> tuple[TrainState, dict]:
         cfg = self.cfg
+        calls_before = ts.cache.calls
         ts, tr = jax.lax.scan(self._step, ts, None, cfg.unroll_length)
         adv, target = losses.gae(tr["reward"], tr["value"], tr["next_value"], tr["done"],
                                  tr["truncation"], cfg.gamma, cfg.gae_lambda)
@@ -154,6 +150,8 @@ class Agent:
             "approx_kl": parts.approx_kl.mean(), "clip_fraction": parts.clip_fraction.mean(),
             "explained_variance": 1.0 - jp.var(target - tr["value"]) / jp.maximum(var, 1e-8),
             "residual_abs_mean": tr["residual"].mean(), "reward_mean": tr["reward"].mean(),
+            # batched base calls per control step (1 / horizon with a full cache)
+            "base_calls_per_step": (ts.cache.calls - calls_before) / cfg.unroll_length,
             "episodes": episodes,
             # Over the episodes that ended in this iteration; NaN when none did.
             "episode_return": jp.where(episodes > 0, tr["ep_return"].sum() / jp.maximum(episodes, 1), jp.nan),

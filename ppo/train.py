@@ -25,16 +25,18 @@ import orbax.checkpoint as ocp
 from tqdm import tqdm
 
 from mjx_env.paper_return import make
-from mjx_env.rollout import evaluate, wilson_interval
+from bridge.base import BASES, make_base
+from bridge.units import BridgeConfig
 from mjx_env.wrappers import wrap_for_training
 from ppo.agent import Agent, PPOConfig, TrainState
-from ppo.bases import BASES, make_base
+from ppo.evaluate import evaluate_policy
 
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     base: str = "zero"
-    base_horizon: int | None = None  # control steps per base chunk (default: zero 16, scripted 1)
+    base_horizon: int | None = None  # control steps per base chunk (default: scripted 1, else 16)
+    base_refresh: str | None = None  # chunk cache rule: per_env | sync (default: models sync)
     alpha: float = 0.7
     iterations: int = 100
     episode_length: int = 300
@@ -49,11 +51,12 @@ class NonFiniteError(FloatingPointError):
     pass
 
 
-def build(run: RunConfig, ppo: PPOConfig, env_overrides: dict | None = None):
+def build(run: RunConfig, ppo: PPOConfig, env_overrides: dict | None = None,
+          bridge: BridgeConfig = BridgeConfig()):
     """The env (EnvConfig fields from `run`, plus `env_overrides`), base and agent of a run."""
     env = make(num_envs=ppo.num_envs, impl=run.impl, alpha=run.alpha,
                episode_length=run.episode_length, **(env_overrides or {}))
-    base = make_base(run.base, env, run.base_horizon)
+    base = make_base(run.base, env, run.base_horizon, run.base_refresh, bridge)
     agent = Agent(env, wrap_for_training(env), base, ppo, run.iterations)
     return env, agent
 
@@ -103,7 +106,7 @@ def _check_same_config(path: Path, config: dict) -> None:
         return
     saved = json.loads(path.read_text())
     diff = [f"{section}.{k}: {saved[section].get(k)!r} -> {v!r}"
-            for section in ("run", "ppo", "env") for k, v in config[section].items()
+            for section in ("run", "ppo", "env", "bridge") for k, v in config[section].items()
             if saved.get(section, {}).get(k) != v and k not in ("iterations", "out")]
     if diff:
         raise ValueError(f"--resume with settings that differ from {path}: {'; '.join(diff)}")
@@ -121,18 +124,19 @@ def check_finite(ts: TrainState, metrics: dict) -> None:
 
 def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool = True,
           corrupt_at: int | None = None, stop_at: int | None = None,
-          env_overrides: dict | None = None) -> tuple[Agent, TrainState, list[dict]]:
+          env_overrides: dict | None = None, bridge: BridgeConfig = BridgeConfig()
+          ) -> tuple[Agent, TrainState, list[dict]]:
     """Train; returns the agent, final state and per-iteration metrics. Tests use `corrupt_at`
     (a NaN injected into the params after that iteration) and `stop_at` (stop early, as if
     interrupted, after that iteration)."""
     out = Path(run.out)
     out.mkdir(parents=True, exist_ok=True)
-    env, agent = build(run, ppo, env_overrides)
+    env, agent = build(run, ppo, env_overrides, bridge)
     ts = jax.jit(agent.init)(jax.random.PRNGKey(run.seed))
     history: list[dict] = []
     log_path = out / "metrics.jsonl"
     config = {"run": dataclasses.asdict(run), "ppo": dataclasses.asdict(ppo),
-              "env": dataclasses.asdict(env.config)}
+              "env": dataclasses.asdict(env.config), "bridge": dataclasses.asdict(bridge)}
     config = json.loads(json.dumps(config, default=str))
     if resume:
         path = latest_checkpoint(out)
@@ -182,27 +186,6 @@ def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool =
     return agent, ts, history
 
 
-def evaluate_policy(agent: Agent, ts: TrainState, episodes: int, seed: int = 1234) -> dict:
-    """Success of the base alone (alpha 0 / zero residual) and base + deterministic residual."""
-    env = agent.env
-    base_fn = None
-    if agent.base.name == "scripted":
-        from mjx_env.expert import ScriptedExpert
-        base_fn = ScriptedExpert(env)
-
-    def residual(state):
-        base_action = state.info["base_target"] * agent.base.active  # the zero base feeds zeros
-        return agent.deterministic_residual(ts.params, ts.stats, state.obs, base_action)
-
-    out = {}
-    for name, action in (("base_alone", None), ("base_plus_residual", residual)):
-        r = evaluate(env, base_fn, episodes, seed=seed, action=action)
-        k = int(r["success"].sum())
-        out[name] = {"success_rate": k / episodes, "ci95": wilson_interval(k, episodes),
-                     "episodes": episodes, "mean_return": float(r["episode_return"].mean())}
-    return out
-
-
 def plot(history: list[dict], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -219,26 +202,29 @@ def plot(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def parse(argv=None) -> tuple[RunConfig, PPOConfig, argparse.Namespace]:
+def _add_fields(p: argparse.ArgumentParser, cls, skip: tuple[str, ...]) -> None:
+    """One --flag per dataclass field, typed by its default (None defaults: str or int)."""
+    defaults = cls()
+    for field in dataclasses.fields(cls):
+        if field.name in skip:
+            continue
+        value = getattr(defaults, field.name)
+        kind = type(value) if value is not None else (int if field.name.endswith("horizon") else str)
+        p.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=value,
+                       help=f"(default {value})")
+
+
+def parse(argv=None) -> tuple[RunConfig, PPOConfig, BridgeConfig, argparse.Namespace]:
     gpu = jax.default_backend() == "gpu"
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--base", choices=BASES, default="zero", help="base policy (default zero)")
+    p.add_argument("--base", default="zero", help=f"base policy: {' | '.join(BASES)} (default zero)")
     p.add_argument("--num-envs", type=int, default=4096 if gpu else 16,
                    help="parallel envs (default: 4096 on a GPU, 16 on a CPU)")
     p.add_argument("--iterations", type=int, default=1000 if gpu else 150,
                    help="PPO iterations (default: 1000 on a GPU, 150 on a CPU)")
-    defaults_run, defaults_ppo = RunConfig(), PPOConfig()
-    for field in dataclasses.fields(RunConfig):
-        if field.name in ("base", "iterations"):
-            continue
-        kind = type(field.default) if field.default is not None else (str if field.name in ("impl",) else int)
-        p.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=getattr(defaults_run, field.name),
-                       help=f"(default {getattr(defaults_run, field.name)})")
-    for field in dataclasses.fields(PPOConfig):
-        if field.name in ("num_envs", "hidden"):
-            continue
-        p.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default),
-                       default=getattr(defaults_ppo, field.name), help=f"(default {field.default})")
+    _add_fields(p, RunConfig, ("base", "iterations"))
+    _add_fields(p, PPOConfig, ("num_envs", "hidden"))
+    _add_fields(p.add_argument_group("torch / gr00t bases"), BridgeConfig, ())
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     args = p.parse_args(argv)
     if args.num_envs < 1:
@@ -247,12 +233,13 @@ def parse(argv=None) -> tuple[RunConfig, PPOConfig, argparse.Namespace]:
     ppo = PPOConfig(num_envs=args.num_envs, **{f.name: getattr(args, f.name)
                                                for f in dataclasses.fields(PPOConfig)
                                                if f.name not in ("num_envs", "hidden")})
-    return run, ppo, args
+    bridge = BridgeConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(BridgeConfig)})
+    return run, ppo, bridge, args
 
 
 def main(argv=None):
-    run, ppo, args = parse(argv)
-    agent, ts, history = train(run, ppo, resume=args.resume)
+    run, ppo, bridge, args = parse(argv)
+    agent, ts, history = train(run, ppo, resume=args.resume, bridge=bridge)
     out = Path(run.out)
     if history:
         plot(history, out / "learning_curve.png")

@@ -1,0 +1,59 @@
+"""Base policies behind one interface: `chunk(env_state) -> (num_envs, horizon, 6)` absolute
+joint targets in sim radians, computed for the whole batch at once. The trainer holds the chunk
+in a `bridge.chunk_cache.ChunkCache` and consumes one entry per control step.
+
+  zero                       no base: the env holds the previous target (`active` 0)
+  scripted                   the privileged JAX expert (mjx_env.expert); closed loop, horizon 1
+  torch:<module>:<weights>   any torch chunk policy: `<module>.build(**config)` returns the
+                             nn.Module, `<weights>` a .safetensors/.pt state dict (config from a
+                             JSON file of the same stem, if any); it sees rendered frames + state
+                             in the GR00T key layout (bridge.units) and returns GR00T's output
+  gr00t:<model_path>         Isaac-GR00T's Gr00tPolicy in this process (bridge.gr00t)
+  gr00t-server:<host>:<port> a GR00T inference server in another process (bridge.server)
+
+Model bases (torch, gr00t*) render frames and call torch only inside the chunk refresh, so the
+model runs once per chunk; torch is imported only when one is asked for.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import jax
+import jax.numpy as jp
+
+from bridge.units import BridgeConfig
+from mjx_env.expert import ScriptedExpert
+
+BASES = ("zero", "scripted", "torch:<module>:<weights>", "gr00t:<model_path>",
+         "gr00t-server:<host>:<port>")
+
+
+@dataclass(frozen=True)
+class BasePolicy:
+    name: str
+    horizon: int  # control steps per chunk
+    active: float  # 1: the env follows the chunk; 0: it holds the previous target
+    chunk: Callable  # batched env state -> (num_envs, horizon, 6) rad
+    refresh: str = "per_env"  # chunk-cache rule (bridge.chunk_cache): "per_env" or "sync"
+    model: object = None  # model bases: the host-side bridge.torch_base.ChunkModel (call count)
+
+
+def make_base(spec: str, env, horizon: int | None = None, refresh: str | None = None,
+              config: BridgeConfig = BridgeConfig()) -> BasePolicy:
+    """The base named by `spec` (see the module docstring) for a batched `env`."""
+    kind, _, rest = spec.partition(":")
+    if kind == "zero" and not rest:
+        h = horizon or 16
+        return BasePolicy("zero", h, 0.0, lambda s: jp.zeros((s.obs.shape[0], h, 6)),
+                          refresh or "per_env")
+    if kind == "scripted" and not rest:
+        h = horizon or 1
+        expert = jax.vmap(ScriptedExpert(env))
+        return BasePolicy("scripted", h, 1.0,
+                          lambda s: jp.repeat(expert(s)[:, None, :], h, axis=1), refresh or "per_env")
+    if kind in ("torch", "gr00t", "gr00t-server") and rest:
+        from bridge import torch_base  # torch only from here on
+        model = torch_base.load_model(kind, rest, config)
+        return torch_base.model_base(spec, env, model, config, horizon, refresh or "sync")
+    raise ValueError(f"unknown base {spec!r}: expected one of {', '.join(BASES)}")

@@ -1,0 +1,70 @@
+"""Fixed-seed success of a base policy, alone and with a residual, through the chunk cache.
+
+Episodes run in rounds of `env.num_envs` side by side (the renderer of a model base is built for
+that batch); episode i uses key i of `jax.random.split(PRNGKey(seed), episodes)`, as
+`mjx_env.rollout.evaluate` does, so both give the same episodes.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jp
+import numpy as np
+
+from bridge import chunk_cache
+from bridge.base import BasePolicy
+from mjx_env.paper_return import set_base
+from mjx_env.rollout import wilson_interval
+
+
+def evaluate_base(env, base: BasePolicy, episodes: int, seed: int = 0,
+                  residual: Callable | None = None) -> dict[str, np.ndarray]:
+    """`residual(obs (B, 25), base_action (B, 6)) -> (B, 6)` in [-1, 1], None = zeros. Returns
+    (episodes,) arrays: success (bool), steps, episode_return, and `base_calls` (batched)."""
+    b, length = env.num_envs, env.config.episode_length
+    keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
+    rounds = -(-episodes // b)
+    keys = jp.concatenate([keys, jp.repeat(keys[-1:], rounds * b - episodes, axis=0)])
+
+    def one_step(carry, _):
+        state, cache, alive, steps, ret, success = carry
+        cache, base_action = chunk_cache.next_action(cache, base, state)
+        state = set_base(state, base_action, base.active)
+        act = jp.zeros((b, 6)) if residual is None else residual(state.obs, base_action)
+        state = jax.vmap(env.step)(state, act)
+        ret = ret + alive * state.reward
+        success = success | (alive & (state.metrics["success"] > 0))
+        steps = steps + alive.astype(jp.int32)
+        alive = alive & (state.done == 0)
+        return (state, cache, alive, steps, ret, success), None
+
+    @jax.jit
+    def run(round_keys):
+        state = jax.vmap(env.reset)(round_keys)
+        init = (state, chunk_cache.init(b, base.horizon), jp.ones(b, bool), jp.zeros(b, jp.int32),
+                jp.zeros(b), jp.zeros(b, bool))
+        (_, cache, _, steps, ret, success), _ = jax.lax.scan(one_step, init, None, length)
+        return success, steps, ret, cache.calls
+
+    results = [run(keys[i * b:(i + 1) * b]) for i in range(rounds)]
+    cat = lambda j: np.concatenate([np.asarray(r[j]) for r in results])[:episodes]  # noqa: E731
+    return {"success": cat(0), "steps": cat(1), "episode_return": cat(2),
+            "base_calls": sum(int(r[3]) for r in results)}
+
+
+def summary(result: dict) -> dict:
+    n = len(result["success"])
+    k = int(result["success"].sum())
+    return {"success_rate": k / n, "ci95": wilson_interval(k, n), "episodes": n,
+            "mean_return": float(result["episode_return"].mean())}
+
+
+def evaluate_policy(agent, ts, episodes: int, seed: int = 1234) -> dict:
+    """Success of the base alone (zero residual) and base + the deterministic residual."""
+
+    def residual(obs, base_action):
+        return agent.deterministic_residual(ts.params, ts.stats, obs, base_action)
+
+    return {name: summary(evaluate_base(agent.env, agent.base, episodes, seed, fn))
+            for name, fn in (("base_alone", None), ("base_plus_residual", residual))}
