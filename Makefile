@@ -8,7 +8,7 @@ export MUJOCO_GL ?= egl
 export JAX_COMPILATION_CACHE_DIR ?= $(HOME)/.cache/paper_return/jax
 ARGS ?=
 
-.PHONY: install test train bench export clean
+.PHONY: install test train bench export base clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Test files run in WORKERS processes (pytest-xdist, one file per worker at a time: module
+# fixtures compile once); JAX compiles single-threaded, so 2 workers use both cores here.
+WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n $(WORKERS) --dist loadfile $(ARGS)
 
 train: $(STAMP)
 	$(PY) -m ppo.train $(ARGS)
@@ -34,6 +37,19 @@ bench: $(STAMP)
 export: $(STAMP)
 	@test -n "$(CKPT)" || { echo "make export needs CKPT=runs/<name>/checkpoints/<iteration> (or a run dir)" >&2; exit 2; }
 	$(PY) -m ppo.export $(CKPT) $(OUT) $(ARGS)
+
+# make base: scripted-expert demos with rendered frames (data/demos, ~15 min on 2 CPU cores),
+# then behaviour cloning of the vision chunk policy (bases/bc, ~10 min). Each step runs only
+# when its output is missing or older than its input; delete the folder to redo it.
+DEMOS ?= data/demos
+EPISODES ?= 320
+base: bases/bc/policy.safetensors
+
+$(DEMOS)/meta.json: | $(STAMP)
+	$(PY) -m bridge.demos --episodes $(EPISODES) --out $(DEMOS) --size 64 --num-envs 32
+
+bases/bc/policy.safetensors: $(DEMOS)/meta.json | $(STAMP)
+	$(PY) -m bridge.bc_train --demos $(DEMOS) --out bases/bc --force $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -4,6 +4,8 @@ in a `bridge.chunk_cache.ChunkCache` and consumes one entry per control step.
 
   zero                       no base: the env holds the previous target (`active` 0)
   scripted                   the privileged JAX expert (mjx_env.expert); closed loop, horizon 1
+  scripted:<noise>           the expert plus Gaussian noise of std <noise> rad per joint and
+                             step (a worse base, for the base-quality sweep)
   torch:<module>:<weights>   any torch chunk policy: `<module>.build(**config)` returns the
                              nn.Module, `<weights>` a .safetensors/.pt state dict (config from a
                              JSON file of the same stem, if any); it sees rendered frames + state
@@ -25,7 +27,7 @@ import jax.numpy as jp
 from bridge.units import BridgeConfig
 from mjx_env.expert import ScriptedExpert
 
-BASES = ("zero", "scripted", "torch:<module>:<weights>", "gr00t:<model_path>",
+BASES = ("zero", "scripted", "scripted:<noise>", "torch:<module>:<weights>", "gr00t:<model_path>",
          "gr00t-server:<host>:<port>")
 
 
@@ -47,13 +49,32 @@ def make_base(spec: str, env, horizon: int | None = None, refresh: str | None = 
         h = horizon or 16
         return BasePolicy("zero", h, 0.0, lambda s: jp.zeros((s.obs.shape[0], h, 6)),
                           refresh or "per_env")
-    if kind == "scripted" and not rest:
+    if kind == "scripted":
         h = horizon or 1
+        noise = _noise_std(spec, rest)
         expert = jax.vmap(ScriptedExpert(env))
-        return BasePolicy("scripted", h, 1.0,
-                          lambda s: jp.repeat(expert(s)[:, None, :], h, axis=1), refresh or "per_env")
+
+        def chunk(s):
+            target = expert(s)
+            if noise > 0:  # per env and control step: keyed by the env's rng and sim time
+                step = jp.round(s.data.time / env.config.ctrl_dt).astype(jp.int32)
+                keys = jax.vmap(jax.random.fold_in)(s.info["rng"], step)
+                target = target + noise * jax.vmap(lambda k: jax.random.normal(k, (6,)))(keys)
+            return jp.repeat(target[:, None, :], h, axis=1)
+
+        return BasePolicy(spec, h, 1.0, chunk, refresh or "per_env")
     if kind in ("torch", "gr00t", "gr00t-server") and rest:
         from bridge import torch_base  # torch only from here on
         model = torch_base.load_model(kind, rest, config)
         return torch_base.model_base(spec, env, model, config, horizon, refresh or "sync")
     raise ValueError(f"unknown base {spec!r}: expected one of {', '.join(BASES)}")
+
+
+def _noise_std(spec: str, rest: str) -> float:
+    try:
+        noise = float(rest) if rest else 0.0
+    except ValueError:
+        noise = -1.0
+    if not noise >= 0:
+        raise ValueError(f"--base {spec}: scripted:<noise> needs a noise std >= 0 in rad")
+    return noise

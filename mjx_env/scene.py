@@ -56,8 +56,19 @@ def load_mj_model(sim_dt: float, xml_path: Path = SCENE_XML) -> mujoco.MjModel:
 
 
 def put_model(mj_model: mujoco.MjModel, impl: str) -> mjx.Model:
-    """Device copy of `mj_model` for MJX backend `impl` ("jax" or "warp")."""
-    return mjx.put_model(mj_model, impl=check_impl(impl))
+    """Device copy of `mj_model` for MJX backend `impl` ("jax" or "warp").
+
+    Warp: its per-step prints for reaching the solver's and the line search's iteration caps
+    (`iterations`, `ls_iterations`: fixed budgets, as in the jax impl, which stays silent) are
+    switched off; its buffer-overflow warnings (contacts, constraint rows) stay on."""
+    model = mjx.put_model(mj_model, impl=check_impl(impl))
+    if impl == "warp":
+        from mujoco.mjx.third_party.mujoco_warp._src.types import OverflowType
+
+        opt = model.opt._impl
+        quiet = int(opt.warn_overflow) & ~OverflowType.ITERATIONS & ~OverflowType.LS_ITERATIONS
+        model = model.replace(opt=model.opt.replace(_impl=opt.replace(warn_overflow=int(quiet))))
+    return model
 
 
 def qpos_index(model: mujoco.MjModel, joint: str) -> int:

@@ -38,6 +38,8 @@ class FreshAutoReset(brax_training.Wrapper):
         fresh = self.env.reset(keys[:, 1])
 
         def where_done(new, old):
+            if old.ndim == 0 or old.shape[0] != state.done.shape[0]:
+                return old  # not per env (MJX Warp's shared/empty buffers): rebuilt each step
             done = jp.reshape(state.done, state.done.shape + (1,) * (old.ndim - state.done.ndim))
             return jp.where(done, new, old)
 

@@ -147,8 +147,9 @@ def test_jax_and_warp_agree_on_a_fixed_action_sequence(jax_batch, warp_batch):
     assert np.abs(qa[:, 0:6] - np.array(jax_batch.env.config.home_qpos)).max() > 0.05  # it moved
 
 
-def test_training_wrapper_truncates_and_resets():
-    env = make(num_envs=2, impl="jax", episode_length=3)
+@pytest.mark.parametrize("impl", ["jax", "warp"])  # warp: shared, non-per-env buffers in state
+def test_training_wrapper_truncates_and_resets(impl):
+    env = make(num_envs=2, impl=impl, episode_length=3)
     wrapped = wrap_for_training(env)
     reset, step = jax.jit(wrapped.reset), jax.jit(wrapped.step)
     state = reset(jax.random.split(jax.random.PRNGKey(0), 2))

@@ -96,3 +96,17 @@ def test_paper_rests_without_sinking_or_drifting(jax_batch):
     assert z.min() > 0.0002 and z.max() < 0.0006, (z.min(), z.max())  # centre 0.5 mm: <0.3 mm sink
     assert np.abs(xy - np.array(start[:2])).max() < 1e-3  # < 1 mm drift
     np.testing.assert_allclose(np.abs(quat), np.tile(np.abs(np.array(start[3:])), (len(quat), 1)), atol=1e-3)
+
+
+def test_warp_model_silences_only_the_iteration_cap_warnings(model):
+    from mujoco.mjx.third_party.mujoco_warp._src.types import OverflowType
+
+    from mjx_env.scene import put_model
+
+    caps = OverflowType.ITERATIONS | OverflowType.LS_ITERATIONS
+    default = int(mujoco.mjx.put_model(model, impl="warp").opt._impl.warn_overflow)
+    quiet = int(put_model(model, "warp").opt._impl.warn_overflow)
+    assert default & caps  # MuJoCo Warp warns on them by default
+    assert quiet & caps == 0
+    assert quiet == default & ~caps  # every buffer-overflow warning stays on
+    assert default & ~caps  # and there are some

@@ -1,0 +1,160 @@
+"""The comparison the product exists for: each base alone vs base + residual after the same budget.
+
+Rows (--rows): zero (no base), scripted (the privileged JAX expert), bc (the learned vision base,
+`make base`: bridge.bc_policy run as a torch base through the bridge: rendered frames, DLPack,
+16-step chunks), and the base-quality sweep `scripted:<noise>` (--noise: the expert plus
+Gaussian noise of that std, rad, per joint and step). Every row trains residual PPO with the same
+settings (--learning-rate, --init-log-std; the bc base sees the units and frame size recorded in
+its policy.json) and budget (--iterations x --num-envs x 16 steps, seed --seed), then evaluates
+--episodes fixed-seed episodes (seed 1234) with the deterministic residual, and with the base
+alone (zero residual), success with 95% Wilson CIs. "env steps to 80%": the first training env
+step count at which the success rate of training episodes (stochastic policy), pooled over the
+latest >= 32 ended episodes and counted only after num_envs x episode_length env steps (before
+that only early successes have ended), reaches 0.8 (0 if the base alone already evaluates at
+>= 80%; null if never within the budget). Each row keeps its training curve.
+
+Run: python benchmarks/base_vs_residual.py [--rows zero scripted bc] [--noise 0.005 0.01 0.02 0.05]
+Rows already in the JSON are kept unless run again. Writes benchmarks/results/base_vs_residual.json.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, if not pip-installed
+import mjx_env  # noqa: E402,F401  (XLA CPU flag before JAX starts)
+
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import json  # noqa: E402
+import shlex  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from bridge.units import BridgeConfig  # noqa: E402
+from env_throughput import metadata  # noqa: E402
+from ppo.agent import PPOConfig  # noqa: E402
+from ppo.evaluate import evaluate_policy  # noqa: E402
+from ppo.train import RunConfig, train  # noqa: E402
+
+BC_WEIGHTS = "bases/bc/policy.safetensors"
+
+
+def steps_to(history: list[dict], warmup: int, threshold: float = 0.8,
+             min_episodes: int = 32) -> int | None:
+    """First env step count (>= `warmup`) at which the training success rate, pooled over the
+    latest iterations that together ended >= `min_episodes` episodes, reaches `threshold`.
+    Before `warmup` (num_envs x episode_length env steps) only the early-ending episodes, i.e.
+    the successes, have ended, and a per-iteration rate would read high."""
+    for i, h in enumerate(history):
+        if h["env_steps"] < warmup:
+            continue
+        episodes = successes = 0.0
+        for past in reversed(history[:i + 1]):
+            if past["episodes"] > 0:
+                episodes += past["episodes"]
+                successes += past["success_rate"] * past["episodes"]
+            if episodes >= min_episodes:
+                break
+        if episodes >= min_episodes and successes / episodes >= threshold:
+            return h["env_steps"]
+    return None
+
+
+def run_row(name: str, spec: str, args, bridge: BridgeConfig, horizon: int | None) -> dict:
+    """Train residual PPO on base `spec`, evaluate alone and with the residual; one JSON row."""
+    print(f"\n=== {name}: --base {spec} ===", flush=True)
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        run = RunConfig(base=spec, base_horizon=horizon, iterations=args.iterations, seed=args.seed,
+                        checkpoint_every=args.iterations, eval_episodes=args.episodes, out=tmp)
+        agent, ts, history = train(run, ppo_config(args), bridge=bridge)
+    result = evaluate_policy(agent, ts, args.episodes)
+    alone, plus = result["base_alone"], result["base_plus_residual"]
+    warmup = args.num_envs * agent.env.config.episode_length
+    to80 = 0 if alone["success_rate"] >= 0.8 else steps_to(history, warmup)
+    row = {"base": spec, "horizon": agent.base.horizon, "env_steps": int(ts.env_steps),
+           "base_alone": alone, "base_plus_residual": plus, "env_steps_to_80pct": to80,
+           "base_calls_per_step": float(np.mean([h["base_calls_per_step"] for h in history])),
+           "final_training_success": history[-1]["success_rate"], "wall_s": time.monotonic() - start,
+           "curve": {k: [h[k] for h in history] for k in ("env_steps", "episodes", "success_rate",
+                                                          "episode_return")},
+           "command": shlex.join([sys.executable, *sys.argv])}
+    print(f"{name}: alone {alone['success_rate']:.1%}, + residual {plus['success_rate']:.1%}, "
+          f"to 80%: {to80}", flush=True)
+    return row
+
+
+def ppo_config(args) -> PPOConfig:
+    return PPOConfig(num_envs=args.num_envs, learning_rate=args.learning_rate,
+                     init_log_std=args.init_log_std)
+
+
+def bc_bridge(weights: str) -> BridgeConfig:
+    """How the bc base sees the sim: the units and frame size it was trained with."""
+    config = json.loads(Path(weights).with_suffix(".json").read_text())
+    return BridgeConfig(units=config["units"], render_size=config["size"])
+
+
+def row_order(item: tuple[str, dict]) -> tuple:
+    """zero, scripted, bc, then the sweep by increasing noise."""
+    name = item[0]
+    if name.startswith("scripted:"):
+        return (1, float(name.split(":")[1]))
+    return (0, ("zero", "scripted", "bc").index(name))
+
+
+def print_table(rows: dict) -> None:
+    def pct(r):
+        lo, hi = r["ci95"]
+        return f"{r['success_rate']:6.1%} ({lo:.0%}-{hi:.0%})"
+    print(f"\n{'row':<16}{'base alone':>22}{'base + residual':>22}{'env steps to 80%':>18}")
+    for name, r in rows.items():
+        to80 = "-" if r["env_steps_to_80pct"] is None else str(r["env_steps_to_80pct"])
+        print(f"{name:<16}{pct(r['base_alone']):>22}{pct(r['base_plus_residual']):>22}{to80:>18}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rows", nargs="*", default=["zero", "scripted", "bc"])
+    p.add_argument("--noise", type=float, nargs="*", default=[0.005, 0.01, 0.02, 0.05])
+    p.add_argument("--iterations", type=int, default=150)
+    p.add_argument("--num-envs", type=int, default=16)
+    p.add_argument("--episodes", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bc-weights", default=BC_WEIGHTS)
+    p.add_argument("--bc-horizon", type=int, default=16)
+    # Residual settings for every row: a small learning rate and little exploration noise keep
+    # the residual from undoing a good base early on (README "PPO"; measured on scripted).
+    p.add_argument("--learning-rate", type=float, default=3e-4)
+    p.add_argument("--init-log-std", type=float, default=-2.0)
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "base_vs_residual.json")
+    args = p.parse_args()
+    if "bc" in args.rows and not Path(args.bc_weights).exists():
+        p.error(f"{args.bc_weights} not found: run `make base` first (or drop bc from --rows)")
+    specs = {"zero": ("zero", None), "scripted": ("scripted", None),
+             "bc": (f"torch:bridge.bc_policy:{args.bc_weights}", args.bc_horizon)}
+    todo = {name: specs[name] for name in args.rows}
+    todo.update({f"scripted:{n:g}": (f"scripted:{n:g}", None) for n in args.noise})
+    saved = json.loads(args.out.read_text()) if args.out.exists() else {}
+    rows = saved.get("rows", {})
+    for name, (spec, horizon) in todo.items():
+        bridge = bc_bridge(args.bc_weights) if name == "bc" else BridgeConfig()
+        rows[name] = run_row(name, spec, args, bridge, horizon)
+        rows[name]["bridge"] = dataclasses.asdict(bridge) if name == "bc" else None
+        rows = dict(sorted(rows.items(), key=row_order))
+        cfg = ppo_config(args)
+        result = {**metadata(), "settings": {
+            "iterations": args.iterations, "num_envs": args.num_envs,
+            "unroll_length": cfg.unroll_length, "learning_rate": cfg.learning_rate,
+            "init_log_std": cfg.init_log_std, "episodes": args.episodes, "seed": args.seed,
+            "eval_seed": 1234}, "rows": rows}
+        args.out.write_text(json.dumps(result, indent=1))  # after every row: nothing lost
+    print_table(rows)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

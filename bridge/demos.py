@@ -1,0 +1,171 @@
+"""Scripted-expert demonstrations with rendered frames, for behaviour cloning (bridge.bc_train).
+
+    python -m bridge.demos --episodes 256 --out data/demos [--size 64] [--num-envs 16] [--seed 0]
+
+The expert (mjx_env.expert, privileged state) drives the env with domain randomisation on;
+the bridge's renderer (bridge.render) draws the top and wrist cameras before every step, so a
+frame shows what a base policy would see when asked for the chunk starting at that step.
+
+On-disk layout (`out/`):
+  meta.json              fps 30, size, cameras, units "sim radians", joints (ARM_JOINTS order),
+                         layout "paper_return", chunk 16, seed, episodes, expert success rate,
+                         per-episode lengths/success, the env and expert configs
+  episode_00000.npz ...  one per episode, T = steps up to and including the first `done`
+                         (success or failure) or the time-out (`episode_length`):
+    top    (T, S, S, 3) uint8   top camera, before the step
+    wrist  (T, S, S, 3) uint8   wrist camera, before the step
+    state  (T, 6) float32       joint positions, sim rad (obs[:, 0:6]), before the step
+    action (T, 6) float32       the expert's absolute joint target at that step, sim rad
+    chunk  (T, 16, 6) float32   action[t:t+16], padded with the episode's last action
+    success ()  bool            the episode ended in success
+Files are written into `out.tmp-<pid>/` and renamed to `out` at the end; meta.json is last.
+"""
+from __future__ import annotations
+
+import mjx_env  # noqa: F401  (sets the XLA CPU flag before JAX starts)
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jp
+import numpy as np
+from tqdm import tqdm
+
+from bridge.render import Renderer
+from mjx_env.expert import ScriptedExpert
+from mjx_env.paper_return import PaperReturn, make, set_base
+from mjx_env.scene import ARM_JOINTS
+
+CAMERAS = ("top", "wrist")
+CHUNK = 16  # steps per action chunk (the GR00T layout's horizon)
+FPS = 30
+SEGMENT = 50  # control steps per compiled rollout call; stop once every env is done
+
+
+def chunks(action: np.ndarray, horizon: int = CHUNK) -> np.ndarray:
+    """(T, 6) -> (T, horizon, 6): row t is action[t:t+horizon], padded with action[-1]."""
+    padded = np.concatenate([action, np.repeat(action[-1:], horizon - 1, axis=0)])
+    idx = np.arange(len(action))[:, None] + np.arange(horizon)[None, :]
+    return padded[idx]
+
+
+class Recorder:
+    """Jitted expert rollouts of `env.num_envs` episodes with frames at `size` px."""
+
+    def __init__(self, env: PaperReturn, size: int = 64):
+        self.env, self.size = env, size
+        self.renderer = Renderer(env, CAMERAS, size)  # keep alive: owns the render buffers
+        expert = jax.vmap(ScriptedExpert(env))
+        zeros = jp.zeros((env.num_envs, 6))
+
+        def one_step(state, _):
+            frames = self.renderer(state)
+            target = expert(state)
+            qpos = state.obs[:, :6]
+            state = jax.vmap(env.step)(set_base(state, target), zeros)
+            out = (frames["top"], frames["wrist"], qpos, target, state.done > 0,
+                   state.metrics["success"] > 0)
+            return state, out
+
+        self.reset = jax.jit(jax.vmap(env.reset))
+        self.segment = jax.jit(lambda s: jax.lax.scan(one_step, s, None, SEGMENT))
+
+    def rollout(self, keys: jax.Array) -> list[dict]:
+        """Episodes for `keys` (num_envs, 2): a list of per-episode numpy dicts."""
+        state = self.reset(keys)
+        parts, length = [], self.env.config.episode_length
+        for _ in range(-(-length // SEGMENT)):
+            state, out = self.segment(state)
+            parts.append([np.asarray(x) for x in out])
+            if np.concatenate([p[4] for p in parts]).any(axis=0).all():
+                break
+        top, wrist, qpos, target, done, success = (
+            np.concatenate([p[i] for p in parts])[:length] for i in range(6))
+        episodes = []
+        for e in range(self.env.num_envs):
+            hits = np.flatnonzero(done[:, e])
+            t = int(hits[0]) + 1 if len(hits) else len(done)
+            action = target[:t, e].astype(np.float32)
+            episodes.append({"top": top[:t, e], "wrist": wrist[:t, e],
+                             "state": qpos[:t, e].astype(np.float32), "action": action,
+                             "chunk": chunks(action), "success": np.bool_(success[:t, e].any())})
+        return episodes
+
+
+def generate(out: str | Path, episodes: int, size: int = 64, num_envs: int = 16, seed: int = 0,
+             force: bool = False, progress: bool = True, **env_overrides) -> dict:
+    """Record `episodes` expert episodes into `out` (layout: module docstring); returns meta.
+    `env_overrides`: EnvConfig fields (e.g. episode_length=30). Episode i uses key i of
+    `jax.random.split(PRNGKey(seed), episodes)`."""
+    out = Path(out)
+    if episodes < 1:
+        raise ValueError(f"--episodes must be >= 1, got {episodes}")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise FileExistsError(f"{out} exists and is not empty; pass --force to replace it")
+    env = make(num_envs=num_envs, **env_overrides)
+    recorder = Recorder(env, size)
+    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
+    rounds = -(-episodes // num_envs)
+    keys = jp.concatenate([keys, jp.repeat(keys[-1:], rounds * num_envs - episodes, axis=0)])
+    lengths, successes, start = [], [], time.perf_counter()
+    bar = tqdm(total=episodes, desc="demos", unit="ep", disable=not progress)
+    for r in range(rounds):
+        for ep in recorder.rollout(keys[r * num_envs:(r + 1) * num_envs]):
+            i = len(lengths)
+            if i >= episodes:
+                break
+            np.savez_compressed(tmp / f"episode_{i:05d}.npz", **ep)
+            lengths.append(len(ep["action"]))
+            successes.append(bool(ep["success"]))
+        bar.update(len(lengths) - bar.n)
+        bar.set_postfix(success=f"{np.mean(successes):.2f}", steps=int(np.mean(lengths)))
+    bar.close()
+    meta = {
+        "fps": FPS, "size": size, "cameras": list(CAMERAS), "units": "sim radians",
+        "joints": list(ARM_JOINTS), "layout": "paper_return", "chunk": CHUNK, "seed": seed,
+        "episodes": episodes, "expert_success_rate": float(np.mean(successes)),
+        "lengths": lengths, "success": successes, "frames": int(sum(lengths)),
+        "seconds": round(time.perf_counter() - start, 1),
+        "env_config": dataclasses.asdict(env.config),
+        "expert_config": dataclasses.asdict(ScriptedExpert(env).config),
+    }
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return meta
+
+
+def load_episode(path: str | Path) -> dict:
+    """One episode_XXXXX.npz as a dict of numpy arrays."""
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--episodes", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--size", type=int, default=64, help="square frame side, px")
+    p.add_argument("--num-envs", type=int, default=16, help="episodes recorded side by side")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--episode-length", type=int, default=None, help="control steps (default 300)")
+    p.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    a = p.parse_args(argv)
+    extra = {} if a.episode_length is None else {"episode_length": a.episode_length}
+    meta = generate(a.out, a.episodes, a.size, a.num_envs, a.seed, a.force, **extra)
+    print(f"{meta['episodes']} episodes, {meta['frames']} frames, expert success "
+          f"{meta['expert_success_rate']:.3f}, {meta['seconds']} s -> {a.out}")
+
+
+if __name__ == "__main__":
+    main()
