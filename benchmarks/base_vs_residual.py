@@ -9,12 +9,14 @@ its policy.json) and budget (--iterations x --num-envs x 16 steps, seed --seed),
 --episodes fixed-seed episodes (seed 1234) with the deterministic residual, and with the base
 alone (zero residual), success with 95% Wilson CIs. "env steps to 80%": the first training env
 step count at which the success rate of training episodes (stochastic policy), pooled over the
-latest >= 32 ended episodes and counted only after num_envs x episode_length env steps (before
-that only early successes have ended), reaches 0.8 (0 if the base alone already evaluates at
->= 80%; null if never within the budget). Each row keeps its training curve.
+iterations of the latest episode length (300 steps per env) and counted only after one episode
+length per env, reaches 0.8 (0 if the base alone already evaluates at >= 80%; null if never
+within the budget). Each row keeps its training curve.
 
 Run: python benchmarks/base_vs_residual.py [--rows zero scripted bc] [--noise 0.005 0.01 0.02 0.05]
-Rows already in the JSON are kept unless run again. Writes benchmarks/results/base_vs_residual.json.
+[--impl jax|warp] [--num-envs 16 --iterations 150] [--out ...]
+Rows already in the --out JSON are kept unless run again; each row records its MJX impl.
+Writes benchmarks/results/base_vs_residual.json by default.
 """
 from __future__ import annotations
 
@@ -42,22 +44,18 @@ from ppo.train import RunConfig, train  # noqa: E402
 BC_WEIGHTS = "bases/bc/policy.safetensors"
 
 
-def steps_to(history: list[dict], warmup: int, threshold: float = 0.8,
+def steps_to(history: list[dict], window: int, warmup: int, threshold: float = 0.8,
              min_episodes: int = 32) -> int | None:
     """First env step count (>= `warmup`) at which the training success rate, pooled over the
-    latest iterations that together ended >= `min_episodes` episodes, reaches `threshold`.
-    Before `warmup` (num_envs x episode_length env steps) only the early-ending episodes, i.e.
-    the successes, have ended, and a per-iteration rate would read high."""
+    latest `window` iterations (one episode length per env), reaches `threshold` on >=
+    `min_episodes` ended episodes. The window matters: all envs start together, so episodes end
+    in waves (successes early, time-outs at once), and a shorter window reads one wave."""
     for i, h in enumerate(history):
         if h["env_steps"] < warmup:
             continue
-        episodes = successes = 0.0
-        for past in reversed(history[:i + 1]):
-            if past["episodes"] > 0:
-                episodes += past["episodes"]
-                successes += past["success_rate"] * past["episodes"]
-            if episodes >= min_episodes:
-                break
+        recent = history[max(0, i - window + 1):i + 1]
+        episodes = sum(p["episodes"] for p in recent)
+        successes = sum(p["success_rate"] * p["episodes"] for p in recent if p["episodes"] > 0)
         if episodes >= min_episodes and successes / episodes >= threshold:
             return h["env_steps"]
     return None
@@ -69,13 +67,16 @@ def run_row(name: str, spec: str, args, bridge: BridgeConfig, horizon: int | Non
     start = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         run = RunConfig(base=spec, base_horizon=horizon, iterations=args.iterations, seed=args.seed,
+                        impl=args.impl,
                         checkpoint_every=args.iterations, eval_episodes=args.episodes, out=tmp)
         agent, ts, history = train(run, ppo_config(args), bridge=bridge)
     result = evaluate_policy(agent, ts, args.episodes)
     alone, plus = result["base_alone"], result["base_plus_residual"]
-    warmup = args.num_envs * agent.env.config.episode_length
-    to80 = 0 if alone["success_rate"] >= 0.8 else steps_to(history, warmup)
-    row = {"base": spec, "horizon": agent.base.horizon, "env_steps": int(ts.env_steps),
+    length, unroll = agent.env.config.episode_length, agent.cfg.unroll_length
+    to80 = 0 if alone["success_rate"] >= 0.8 else steps_to(
+        history, -(-length // unroll), args.num_envs * length)
+    row = {"base": spec, "impl": agent.env.impl, "horizon": agent.base.horizon,
+           "env_steps": int(ts.env_steps),
            "base_alone": alone, "base_plus_residual": plus, "env_steps_to_80pct": to80,
            "base_calls_per_step": float(np.mean([h["base_calls_per_step"] for h in history])),
            "final_training_success": history[-1]["success_rate"], "wall_s": time.monotonic() - start,
@@ -124,6 +125,8 @@ def main() -> None:
     p.add_argument("--num-envs", type=int, default=16)
     p.add_argument("--episodes", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--impl", choices=["jax", "warp"], default=None,
+                   help="MJX backend (default: the faster on this device, as in training)")
     p.add_argument("--bc-weights", default=BC_WEIGHTS)
     p.add_argument("--bc-horizon", type=int, default=16)
     # Residual settings for every row: a small learning rate and little exploration noise keep
