@@ -58,6 +58,10 @@ class EnvConfig:
     # MuJoCo Warp buffer sizes per env (contacts, constraint rows).
     naconmax_per_env: int = 24
     njmax: int = 96
+    # Constraint solver budget per physics step (both impls; exits early once converged). None:
+    # the scene's (12 / 8). Fewer leaves impl="jax" unconverged when the sheet is pushed (README).
+    solver_iterations: int | None = None
+    ls_iterations: int | None = None
     randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
 
     @property
@@ -94,6 +98,9 @@ def validate(config: EnvConfig) -> EnvConfig:
         raise ValueError(f"success_hold_steps must be >= 1, got {config.success_hold_steps}")
     if config.naconmax_per_env < 1 or config.njmax < 1:
         raise ValueError("naconmax_per_env and njmax must be >= 1")
+    for name in ("solver_iterations", "ls_iterations"):
+        if getattr(config, name) is not None and getattr(config, name) < 1:
+            raise ValueError(f"{name} must be >= 1 (or None: the scene's), got {getattr(config, name)}")
     r = config.randomization
     for name in ("paper_friction_scale", "paper_mass_scale", "fingertip_friction_scale",
                  "kp_scale", "damping_scale", "light_diffuse_scale"):

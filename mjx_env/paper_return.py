@@ -40,6 +40,10 @@ class PaperReturn(mjx_env.MjxEnv):
         super().__init__(config_dict.ConfigDict(
             {"ctrl_dt": config.ctrl_dt, "sim_dt": config.sim_dt, "impl": self.impl}))
         self._mj_model = load_mj_model(config.sim_dt)
+        if config.solver_iterations is not None:
+            self._mj_model.opt.iterations = config.solver_iterations
+        if config.ls_iterations is not None:
+            self._mj_model.opt.ls_iterations = config.ls_iterations
         self._mjx_model = put_model(self._mj_model, self.impl)
         m = self._mj_model
         self.ids = randomize.scene_ids(m)

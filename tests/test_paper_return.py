@@ -28,6 +28,7 @@ def fixed_actions(n, steps=T_COMPARE, seed=3):
     (dict(action_scale=-0.1), "action_scale"),
     (dict(paper_distance=(0.1, 0.05)), "paper_distance"),
     (dict(randomization=RandomizationConfig(kp_scale=(1.2, 0.8))), "kp_scale"),
+    (dict(solver_iterations=0), "solver_iterations"),
 ])
 def test_bad_config_is_refused(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -38,6 +39,14 @@ def test_bad_config_is_refused(bad, match):
 def test_bad_env_count_is_refused(num_envs):
     with pytest.raises(ValueError, match="num_envs"):
         make(num_envs=num_envs, impl="jax")
+
+
+def test_solver_budget_defaults_to_the_scene_and_can_be_set():
+    scene = make(impl="jax").mj_model.opt
+    assert (scene.iterations, scene.ls_iterations) == (12, 8)
+    env = make(impl="jax", solver_iterations=30, ls_iterations=20)
+    assert (env.mj_model.opt.iterations, env.mj_model.opt.ls_iterations) == (30, 20)
+    assert int(env.mjx_model.opt.iterations) == 30  # the device model MJX runs
 
 
 def test_unknown_config_field_is_refused():
