@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from bridge.atomic import atomic_directory
 from bridge.bc_policy import BCPolicy
 from bridge.demos import load_episode
 from bridge.units import UNITS
@@ -87,8 +86,9 @@ def random_shift(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tenso
              rows, cols]
 
 
-def _pixels(data: dict, idx: np.ndarray) -> torch.Tensor:
-    frames = np.concatenate([data["top"][idx], data["wrist"][idx]], axis=-1)  # layout order
+def _pixels(data: dict, idx: np.ndarray, cameras: tuple[str, ...]) -> torch.Tensor:
+    """(B, 3 * cameras, S, S) in [0, 1]: the cameras stacked in the policy layout's order."""
+    frames = np.concatenate([data[cam][idx] for cam in cameras], axis=-1)
     return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
 
 
@@ -115,7 +115,7 @@ def fit(data: dict, config: BCConfig = BCConfig(), progress: bool = True,
         getattr(policy, k).copy_(torch.from_numpy(v.astype(np.float32)))
 
     def loss_on(idx, augment):
-        pixels = _pixels(data, idx)
+        pixels = _pixels(data, idx, policy.layout.cameras)
         if augment:
             pixels = random_shift(pixels, config.shift, gen)
         s = torch.from_numpy(data["state"][idx])
@@ -154,23 +154,15 @@ def fit(data: dict, config: BCConfig = BCConfig(), progress: bool = True,
 
 
 def save(policy: BCPolicy, out: str | Path, info: dict, force: bool = False) -> Path:
-    """policy.safetensors + policy.json + train.json into `out`, via a temp dir and a rename."""
+    """policy.safetensors + policy.json + train.json into `out`, atomically."""
     from safetensors.torch import save_file
 
-    out = Path(out)
-    if out.exists() and not force:
-        raise FileExistsError(f"{out} exists; pass --force to replace it")
-    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file({k: v.contiguous() for k, v in policy.state_dict().items()},
-              str(tmp / "policy.safetensors"))
-    (tmp / "policy.json").write_text(json.dumps(policy.config, indent=1))
-    (tmp / "train.json").write_text(json.dumps(info, indent=1))
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-    return out / "policy.safetensors"
+    with atomic_directory(out, force) as tmp:
+        save_file({k: v.contiguous() for k, v in policy.state_dict().items()},
+                  str(tmp / "policy.safetensors"))
+        (tmp / "policy.json").write_text(json.dumps(policy.config, indent=1))
+        (tmp / "train.json").write_text(json.dumps(info, indent=1))
+    return Path(out) / "policy.safetensors"
 
 
 def main(argv=None):

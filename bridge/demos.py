@@ -18,7 +18,8 @@ On-disk layout (`out/`):
     action (T, 6) float32       the expert's absolute joint target at that step, sim rad
     chunk  (T, 16, 6) float32   action[t:t+16], padded with the episode's last action
     success ()  bool            the episode ended in success
-Files are written into `out.tmp-<pid>/` and renamed to `out` at the end; meta.json is last.
+Files are written into a hidden `.out.tmp-<pid>/` (bridge.atomic) and renamed to `out` at the
+end; meta.json is last.
 """
 from __future__ import annotations
 
@@ -27,8 +28,6 @@ import mjx_env  # noqa: F401  (sets the XLA CPU flag before JAX starts)
 import argparse
 import dataclasses
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -37,6 +36,7 @@ import jax.numpy as jp
 import numpy as np
 from tqdm import tqdm
 
+from bridge.atomic import atomic_directory
 from bridge.render import Renderer
 from mjx_env.expert import ScriptedExpert
 from mjx_env.paper_return import PaperReturn, make, set_base
@@ -106,42 +106,38 @@ def generate(out: str | Path, episodes: int, size: int = 64, num_envs: int = 16,
     out = Path(out)
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+    empty_dir = out.is_dir() and not any(out.iterdir())
+    if out.exists() and not (force or empty_dir):
         raise FileExistsError(f"{out} exists and is not empty; pass --force to replace it")
     env = make(num_envs=num_envs, **env_overrides)
     recorder = Recorder(env, size)
-    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
     rounds = -(-episodes // num_envs)
     keys = jp.concatenate([keys, jp.repeat(keys[-1:], rounds * num_envs - episodes, axis=0)])
     lengths, successes, start = [], [], time.perf_counter()
-    bar = tqdm(total=episodes, desc="demos", unit="ep", disable=not progress)
-    for r in range(rounds):
-        for ep in recorder.rollout(keys[r * num_envs:(r + 1) * num_envs]):
-            i = len(lengths)
-            if i >= episodes:
-                break
-            np.savez_compressed(tmp / f"episode_{i:05d}.npz", **ep)
-            lengths.append(len(ep["action"]))
-            successes.append(bool(ep["success"]))
-        bar.update(len(lengths) - bar.n)
-        bar.set_postfix(success=f"{np.mean(successes):.2f}", steps=int(np.mean(lengths)))
-    bar.close()
-    meta = {
-        "fps": FPS, "size": size, "cameras": list(CAMERAS), "units": "sim radians",
-        "joints": list(ARM_JOINTS), "layout": "paper_return", "chunk": CHUNK, "seed": seed,
-        "episodes": episodes, "expert_success_rate": float(np.mean(successes)),
-        "lengths": lengths, "success": successes, "frames": int(sum(lengths)),
-        "seconds": round(time.perf_counter() - start, 1),
-        "env_config": dataclasses.asdict(env.config),
-        "expert_config": dataclasses.asdict(ScriptedExpert(env).config),
-    }
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    with atomic_directory(out, force=True) as tmp:
+        bar = tqdm(total=episodes, desc="demos", unit="ep", disable=not progress)
+        for r in range(rounds):
+            for ep in recorder.rollout(keys[r * num_envs:(r + 1) * num_envs]):
+                i = len(lengths)
+                if i >= episodes:
+                    break
+                np.savez_compressed(tmp / f"episode_{i:05d}.npz", **ep)
+                lengths.append(len(ep["action"]))
+                successes.append(bool(ep["success"]))
+            bar.update(len(lengths) - bar.n)
+            bar.set_postfix(success=f"{np.mean(successes):.2f}", steps=int(np.mean(lengths)))
+        bar.close()
+        meta = {
+            "fps": FPS, "size": size, "cameras": list(CAMERAS), "units": "sim radians",
+            "joints": list(ARM_JOINTS), "layout": "paper_return", "chunk": CHUNK, "seed": seed,
+            "episodes": episodes, "expert_success_rate": float(np.mean(successes)),
+            "lengths": lengths, "success": successes, "frames": int(sum(lengths)),
+            "seconds": round(time.perf_counter() - start, 1),
+            "env_config": dataclasses.asdict(env.config),
+            "expert_config": dataclasses.asdict(ScriptedExpert(env).config),
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     return meta
 
 

@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import re
-import shutil
 from pathlib import Path
 
 import jax
@@ -32,6 +31,7 @@ import jax.numpy as jp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from bridge.atomic import atomic_directory
 from mjx_env import task
 from mjx_env.config import EnvConfig, RandomizationConfig
 from mjx_env.paper_return import PaperReturn
@@ -272,24 +272,8 @@ def export(checkpoint, out, force: bool = False, log=print) -> Path:
     An existing `out` is refused unless `force`."""
     checkpoint = find_checkpoint(checkpoint)
     out = Path(out).resolve()
-    if out.exists() and not force:
-        raise FileExistsError(f"{out} exists: pass --force to replace it (nothing was written)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir()
+    with atomic_directory(out, force) as tmp:
         write(checkpoint, tmp, log)
-        if out.exists():  # --force: swap, then drop the old export
-            os.rename(out, old)
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not out.exists():
-            os.rename(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
     log(f"exported to {out}")
     return out
 
