@@ -14,9 +14,9 @@ class RandomizationConfig:
     """Domain randomisation, sampled per env at every reset. Scales multiply the facts' values."""
 
     enabled: bool = True
-    paper_friction_scale: tuple[float, float] = (0.8, 1.2)  # x 0.6 (sliding)
+    paper_friction_scale: tuple[float, float] = (0.8, 1.2)  # x 0.2, sheet-table pair (sliding)
     paper_mass_scale: tuple[float, float] = (0.8, 1.2)  # x 0.005 kg, inertia scaled alike
-    fingertip_friction_scale: tuple[float, float] = (0.8, 1.2)  # x 2.0
+    fingertip_friction_scale: tuple[float, float] = (0.8, 1.2)  # x 2.0, tip/pad-sheet pairs
     kp_scale: tuple[float, float] = (0.9, 1.1)  # x 17.8 N m / rad, per joint
     damping_scale: tuple[float, float] = (0.8, 1.2)  # x 0.60 N m s / rad, per joint
     arm_qpos_noise: float = 0.05  # rad, +- around the home pose, per joint
@@ -31,11 +31,14 @@ class EnvConfig:
 
     impl: str | None = None  # "jax" | "warp" | None = the faster on this device (scene.py)
     ctrl_dt: float = 1.0 / 30.0  # s, control period: the recordings' 30 fps
-    sim_dt: float = 1.0 / 240.0  # s, physics step: 8 substeps per control step
+    sim_dt: float = 1.0 / 360.0  # s, physics step: 12 substeps per control step (README "Contact")
     episode_length: int = 300  # control steps (10 s) before truncation
     # Action: target = base + alpha * action_scale * clip(action, -1, 1), clipped to joint ranges.
     action_scale: float = 0.05  # rad per unit action
     alpha: float = 0.7
+    # Servo speed cap (STS3215 no-load 45 RPM ~ 4.7 rad/s): the setpoint moves at most
+    # max_joint_speed * ctrl_dt per control step towards the target (mjx_env.control).
+    max_joint_speed: float = 4.7  # rad/s
     home_qpos: tuple[float, ...] = (0.0, 0.3, -0.6, 0.0, 0.0, 0.0)  # rad, arm reset pose
     # Reset: paper centre placed `paper_distance` from the target centre, in a direction within
     # +-`paper_direction_spread` of the target->robot bearing, yaw +-`paper_yaw_noise`.
@@ -55,6 +58,14 @@ class EnvConfig:
     reward_yaw: float = 0.1  # x -(|yaw error| / (pi/2)), per step
     reward_action: float = 0.01  # x -mean(action^2), per step
     reward_success: float = 10.0  # once, when success fires
+    # Plausibility (mjx_env.plausibility): an episode is implausible if at any step an arm
+    # collision geom is deeper than `implausible_depth` in the table or the sheet centre is more
+    # than `implausible_lift` above its resting height. `terminate_implausible` ends the
+    # episode there with -`reward_implausible` (README "Contact": measured choice).
+    implausible_depth: float = 0.003  # m
+    implausible_lift: float = 0.003  # m
+    terminate_implausible: bool = False
+    reward_implausible: float = 1.0
     # MuJoCo Warp buffer sizes per env (contacts, constraint rows).
     naconmax_per_env: int = 24
     njmax: int = 96
@@ -89,6 +100,12 @@ def validate(config: EnvConfig) -> EnvConfig:
         raise ValueError(f"episode_length must be >= 1 step, got {config.episode_length}")
     if not config.action_scale > 0 or not config.alpha >= 0:
         raise ValueError(f"need action_scale > 0 and alpha >= 0, got {config.action_scale}, {config.alpha}")
+    if not config.max_joint_speed > 0:
+        raise ValueError(f"max_joint_speed must be > 0 rad/s, got {config.max_joint_speed}")
+    if not (config.implausible_depth > 0 and config.implausible_lift > 0):
+        raise ValueError("implausible_depth and implausible_lift must be > 0 m")
+    if not config.reward_implausible >= 0:
+        raise ValueError(f"reward_implausible must be >= 0, got {config.reward_implausible}")
     if len(config.home_qpos) != 6:
         raise ValueError(f"home_qpos must hold 6 joint angles, got {len(config.home_qpos)}")
     _check_range("paper_distance", config.paper_distance, 0.0)

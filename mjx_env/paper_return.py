@@ -4,10 +4,11 @@ One env's `reset(rng) -> State` and `step(state, action) -> State`; batch with `
 `mjx_env.wrappers.wrap_for_training`, which adds vmap, truncation and auto-reset). Both MJX backends work:
 `impl="jax"` and `impl="warp"`.
 
-Control (30 Hz, `n_substeps` physics steps each):
+Control (30 Hz, `n_substeps` physics steps each; `mjx_env.control`):
     target = base + alpha * action_scale * clip(action, -1, 1), clipped to the joint ranges,
+    then rate-limited to `max_joint_speed` (the servo's speed) from the previous setpoint,
 where `base` (6,) rad is `info["base_target"]` when `info["base_active"]` is 1, else the previous
-control target (so a driver that sets no base holds the pose; at reset that is the initial arm
+setpoint (so a driver that sets no base holds the pose; at reset that is the initial arm
 pose). `set_base` writes both keys. Actions must have shape (6,) per env; NaN/Inf entries are
 replaced by 0 and counted in `metrics["nan_action"]` (never passed to the physics).
 """
@@ -21,12 +22,14 @@ from ml_collections import config_dict
 from mujoco import mjx
 from mujoco_playground._src import mjx_env
 
-from mjx_env import randomize, task
+from mjx_env import control, plausibility, randomize, task
 from mjx_env.config import EnvConfig, check_num_envs, validate
 from mjx_env.scene import ARM_JOINTS, SCENE_XML, default_impl, load_mj_model, put_model, qpos_index
 
+PLAUSIBILITY_KEYS = ("arm_depth", "paper_lift", "paper_speed", "implausible", "plausible_success")
 METRIC_KEYS = ("success", "goal_distance", "yaw_error", "nan_action", "nan_physics") + tuple(
-    f"reward/{k}" for k in ("reach", "progress", "distance", "yaw", "action", "success"))
+    f"reward/{k}" for k in ("reach", "progress", "distance", "yaw", "action", "success",
+                            "implausible")) + PLAUSIBILITY_KEYS
 
 
 class PaperReturn(mjx_env.MjxEnv):
@@ -50,6 +53,10 @@ class PaperReturn(mjx_env.MjxEnv):
         self._arm_qpos = np.array([qpos_index(m, j) for j in ARM_JOINTS])
         self._arm_dofs = self.ids.arm_dofs
         self._paper_qpos = qpos_index(m, "paper")
+        self._paper_qvel = int(m.jnt_dofadr[m.joint("paper").id])
+        self._paper_rest_z = float(m.geom("paper").size[2])  # m, centre of a sheet lying flat
+        self.arm_geoms = plausibility.arm_collision_geoms(m)
+        self._max_step = config.max_joint_speed * config.ctrl_dt  # rad per control step
         self._ee_site = m.site("ee").id
         rng = m.jnt_range[[m.joint(j).id for j in ARM_JOINTS]]
         self.joint_lower, self.joint_upper = jp.asarray(rng[:, 0]), jp.asarray(rng[:, 1])
@@ -121,9 +128,11 @@ class PaperReturn(mjx_env.MjxEnv):
             "last_target": jp.asarray(arm_qpos, jp.float32),
             "success_steps": jp.int32(0),
             "goal_distance": goal_dist.astype(jp.float32),
+            "implausible": jp.float32(0.0),  # 1 once any step of this episode was implausible
         }
         metrics = {k: jp.float32(0.0) for k in METRIC_KEYS}
         metrics["goal_distance"] = goal_dist.astype(jp.float32)
+        metrics.update(self._plausibility(data))
         return mjx_env.State(data, self._observe(data), jp.float32(0.0), jp.float32(0.0), metrics, info)
 
     def step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:
@@ -135,7 +144,9 @@ class PaperReturn(mjx_env.MjxEnv):
         action = jp.clip(jp.where(finite, action, 0.0), -1.0, 1.0)
         info = dict(state.info)
         base = jp.where(info["base_active"] > 0, info["base_target"], info["last_target"])
-        target = jp.clip(base + cfg.alpha * cfg.action_scale * action, self.joint_lower, self.joint_upper)
+        target = control.joint_target(base, action, cfg.alpha, cfg.action_scale,
+                                      self.joint_lower, self.joint_upper)
+        target = control.rate_limit(target, info["last_target"], self._max_step)
         data = mjx_env.step(self.model_for(info["dr"]), state.data, target, self.n_substeps)
 
         obs = self._observe(data)
@@ -147,25 +158,39 @@ class PaperReturn(mjx_env.MjxEnv):
                                        cfg.success_pos_tol, cfg.success_yaw_tol)
         success_steps = jp.where(in_pose & ~nan_physics, info["success_steps"] + 1, 0)
         success = success_steps >= cfg.success_hold_steps
+        plaus = self._plausibility(data)
+        implausible_now = ((plaus["arm_depth"] > cfg.implausible_depth)
+                           | (plaus["paper_lift"] > cfg.implausible_lift))
+        implausible = (info["implausible"] > 0) | implausible_now
         terms = task.reward_terms(cfg, paper_pos, paper_quat, self.target, ee_pos, action,
                                   info["goal_distance"], success)
+        stop_implausible = implausible_now & cfg.terminate_implausible
+        terms["implausible"] = -cfg.reward_implausible * stop_implausible.astype(jp.float32)
         reward = jp.where(nan_physics, 0.0, sum(terms.values()))
         off_table = (paper_pos[2] < -0.02) | jp.any(jp.abs(paper_pos[:2]) > 0.6)
-        done = success | off_table | nan_physics
+        done = success | off_table | nan_physics | stop_implausible
 
         goal_dist = jp.linalg.norm(self.target[:2] - paper_pos[:2])
         info.update(last_target=target, success_steps=success_steps.astype(jp.int32),
-                    goal_distance=goal_dist)
+                    goal_distance=goal_dist, implausible=implausible.astype(jp.float32))
         metrics = dict(state.metrics)  # keeps keys that wrappers added
         metrics.update({f"reward/{k}": v for k, v in terms.items()})
         metrics.update(success=success.astype(jp.float32), goal_distance=goal_dist,
                        yaw_error=task.yaw_error(paper_quat),
                        nan_action=jp.any(~finite).astype(jp.float32),
-                       nan_physics=nan_physics.astype(jp.float32))
+                       nan_physics=nan_physics.astype(jp.float32),
+                       implausible=implausible_now.astype(jp.float32),
+                       plausible_success=(success & ~implausible).astype(jp.float32), **plaus)
         return state.replace(data=data, obs=obs, reward=reward.astype(jp.float32),
                              done=done.astype(jp.float32), metrics=metrics, info=info)
 
     # --- helpers --------------------------------------------------------------------------
+    def _plausibility(self, data: mjx.Data) -> dict[str, jax.Array]:
+        """arm_depth (m), paper_lift (m), paper_speed (m/s) of one env (mjx_env.plausibility)."""
+        out = plausibility.measure(self.arm_geoms, data, self._paper_qpos, self._paper_qvel,
+                                   self._paper_rest_z)
+        return {k: jp.nan_to_num(v).astype(jp.float32) for k, v in out.items()}
+
     def _observe(self, data: mjx.Data) -> jax.Array:
         p = self._paper_qpos
         return task.observation(

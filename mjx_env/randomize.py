@@ -1,7 +1,8 @@
 """Per-env domain randomisation: sampled at reset into `state.info["dr"]`, applied every step by
 replacing the affected model fields (so each env of a vmapped batch has its own physics).
 
-Physics: paper friction and mass, fingertip friction, servo kp and joint damping.
+Physics: paper-table and fingertip-paper friction (the scene's explicit contact pairs), paper
+mass, servo kp and joint damping.
 Renderer only: camera positions and light position/brightness (`apply` sets them too, so a
 renderer handed the per-env model sees them).
 """
@@ -23,18 +24,29 @@ class SceneIds(NamedTuple):
     """Model indices the randomisation touches (Python ints / int arrays, static under jit)."""
 
     paper_body: int
-    paper_geom: int
-    tip_geoms: np.ndarray  # (2,)
+    paper_table_pair: int  # contact pair sheet-table
+    grip_pairs: np.ndarray  # contact pairs fingertip / jaw pad - sheet
     arm_dofs: np.ndarray  # (6,)
     cameras: np.ndarray  # (2,) top, wrist
     lights: np.ndarray  # (nlight,)
 
 
+GRIP_GEOMS = ("fixed_tip", "moving_tip", "fixed_pad", "moving_pad")
+
+
+def pair_id(model: mujoco.MjModel, a: str, b: str) -> int:
+    ga, gb = model.geom(a).id, model.geom(b).id
+    for i in range(model.npair):
+        if {int(model.pair_geom1[i]), int(model.pair_geom2[i])} == {ga, gb}:
+            return i
+    raise ValueError(f"the scene has no contact pair {a}-{b}")
+
+
 def scene_ids(model: mujoco.MjModel) -> SceneIds:
     return SceneIds(
         paper_body=model.body("paper").id,
-        paper_geom=model.geom("paper").id,
-        tip_geoms=np.array([model.geom("fixed_tip").id, model.geom("moving_tip").id]),
+        paper_table_pair=pair_id(model, "paper", "table"),
+        grip_pairs=np.array([pair_id(model, g, "paper") for g in GRIP_GEOMS]),
         arm_dofs=np.array([model.jnt_dofadr[model.joint(j).id] for j in ARM_JOINTS]),
         cameras=np.array([model.camera("top").id, model.camera("wrist").id]),
         lights=np.arange(model.nlight),
@@ -83,16 +95,16 @@ def nominal(nlight: int) -> dict[str, jax.Array]:
 
 def apply(model: mjx.Model, params: dict[str, jax.Array], ids: SceneIds) -> mjx.Model:
     """`model` with one env's randomisation applied (called inside the vmapped step)."""
-    friction = model.geom_friction
-    friction = friction.at[ids.paper_geom, 0].multiply(params["paper_friction"])
-    friction = friction.at[ids.tip_geoms, 0].multiply(params["tip_friction"])
+    friction = model.pair_friction  # (npair, 5): slide, slide, spin, roll, roll
+    friction = friction.at[ids.paper_table_pair, :2].multiply(params["paper_friction"])
+    friction = friction.at[ids.grip_pairs, :2].multiply(params["tip_friction"])
     mass = model.body_mass.at[ids.paper_body].multiply(params["paper_mass"])
     inertia = model.body_inertia.at[ids.paper_body].multiply(params["paper_mass"])
     gain = model.actuator_gainprm.at[:, 0].multiply(params["kp"])
     bias = model.actuator_biasprm.at[:, 1].multiply(params["kp"])
     damping = model.dof_damping.at[ids.arm_dofs].multiply(params["damping"])
     return model.replace(
-        geom_friction=friction,
+        pair_friction=friction,
         body_mass=mass,
         body_inertia=inertia,
         actuator_gainprm=gain,

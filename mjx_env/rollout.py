@@ -16,8 +16,10 @@ def evaluate(env: PaperReturn, base: Callable | None, num_episodes: int, seed: i
 
     `base(state) -> (6,)` absolute joint targets (None = hold pose); `action(state) -> (6,)` in
     [-1, 1] (None = zeros). Each episode counts until its first `done`. Returns numpy arrays of
-    shape (num_episodes,): success (bool), steps (control steps until done or the limit),
-    final_goal_distance (m), episode_return.
+    shape (num_episodes,): success (bool), plausible_success (bool: succeeded and no step was
+    implausible), steps (control steps until done or the limit), final_goal_distance (m),
+    episode_return; and `trace`: per-step plausibility metrics (num_episodes, T), NaN after
+    the episode ended (`plausibility_summary` turns them into max / p95).
     """
     length = env.config.episode_length
     keys = jax.random.split(jax.random.PRNGKey(seed), num_episodes)
@@ -32,19 +34,49 @@ def evaluate(env: PaperReturn, base: Callable | None, num_episodes: int, seed: i
         success = success | (alive & (state.metrics["success"] > 0))
         final_dist = jp.where(alive, state.metrics["goal_distance"], final_dist)
         steps = steps + alive.astype(jp.int32)
+        trace = {k: jp.where(alive, state.metrics[k], jp.nan) for k in TRACE_KEYS}
         alive = alive & (state.done == 0)
-        return (state, alive, steps, ret, success, final_dist), None
+        return (state, alive, steps, ret, success, final_dist), trace
 
     def run(key):
         state = env.reset(key)
         init = (state, jp.bool_(True), jp.int32(0), jp.float32(0.0), jp.bool_(False),
                 state.metrics["goal_distance"])
-        (_, _, steps, ret, success, final_dist), _ = jax.lax.scan(one_step, init, None, length)
-        return success, steps, final_dist, ret
+        (_, _, steps, ret, success, final_dist), trace = jax.lax.scan(one_step, init, None, length)
+        return success, steps, final_dist, ret, trace
 
-    success, steps, final_dist, ret = jax.jit(jax.vmap(run))(keys)
+    success, steps, final_dist, ret, trace = jax.jit(jax.vmap(run))(keys)
+    trace = {k: np.asarray(v) for k, v in trace.items()}
     return {"success": np.asarray(success), "steps": np.asarray(steps),
-            "final_goal_distance": np.asarray(final_dist), "episode_return": np.asarray(ret)}
+            "plausible_success": np.asarray(success) & ~episode_implausible(trace),
+            "final_goal_distance": np.asarray(final_dist), "episode_return": np.asarray(ret),
+            "trace": trace}
+
+
+TRACE_KEYS = ("arm_depth", "paper_lift", "paper_speed", "implausible")
+
+
+def episode_implausible(trace: dict[str, np.ndarray]) -> np.ndarray:
+    """(episodes,) bool: any step of the episode implausible (trace arrays (episodes, T))."""
+    return np.nan_to_num(trace["implausible"]).max(axis=1) > 0
+
+
+def plausibility_summary(trace: dict[str, np.ndarray]) -> dict[str, float]:
+    """Max and 95th percentile over all steps of all episodes (NaN steps skipped): arm_depth
+    and paper_lift in m, paper_speed in m/s, and the fraction of implausible episodes."""
+    out = {}
+    for k in ("arm_depth", "paper_lift", "paper_speed"):
+        v = trace[k][np.isfinite(trace[k])]
+        out[f"{k}_max"] = float(v.max()) if v.size else float("nan")
+        out[f"{k}_p95"] = float(np.percentile(v, 95)) if v.size else float("nan")
+    out["implausible_episodes"] = float(episode_implausible(trace).mean())
+    return out
+
+
+def rate_with_ci(flags: np.ndarray) -> dict:
+    """{"rate", "ci95": (low, high) Wilson, "count", "episodes"} of a boolean array."""
+    n, k = int(flags.size), int(np.sum(flags))
+    return {"rate": k / max(n, 1), "ci95": wilson_interval(k, n), "count": k, "episodes": n}
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -12,6 +12,8 @@ import jax
 import mujoco
 from mujoco import mjx
 
+from mjx_env import plausibility
+
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 SCENE_XML = ASSETS_DIR / "paper_return.xml"
 
@@ -52,6 +54,10 @@ def load_mj_model(sim_dt: float, xml_path: Path = SCENE_XML) -> mujoco.MjModel:
     missing = [j for j in ARM_JOINTS if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, j) < 0]
     if missing:
         raise ValueError(f"{xml_path} lacks the SO-101 joints {missing}")
+    try:
+        plausibility.check_arm_touches_table(model)
+    except ValueError as err:
+        raise ValueError(f"{xml_path}: {err}") from None
     return model
 
 
