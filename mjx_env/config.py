@@ -70,7 +70,7 @@ class EnvConfig:
     naconmax_per_env: int = 24
     njmax: int = 96
     # Constraint solver budget per physics step (both impls; exits early once converged). None:
-    # the scene's (12 / 8). Fewer leaves impl="jax" unconverged when the sheet is pushed (README).
+    # the scene's (20 / 12). Fewer leave impl="jax" unconverged under a pressing fingertip.
     solver_iterations: int | None = None
     ls_iterations: int | None = None
     randomization: RandomizationConfig = field(default_factory=RandomizationConfig)

@@ -8,7 +8,8 @@ stiff position servo, so a test can ask: does a fingertip pressing with F newton
 and how deep does it sink?
 
 `probe_model(sim_dt)` builds it; `drag(...)` runs the press-and-drag manoeuvre in MuJoCo C;
-`drag_mjx(...)` the same in MJX (`impl` "jax" or "warp"). Units: m, s, N.
+`drag_mjx(...)` the same in MJX (`impl` "jax" or "warp"). Units: m, s, N. Used by
+tests/test_contact.py and benchmarks/contact.py.
 """
 from __future__ import annotations
 
@@ -81,17 +82,23 @@ def start_qpos(model: mujoco.MjModel, lifted: float | None) -> np.ndarray:
     return q
 
 
-def _summary(model, qpos: np.ndarray, travel: float) -> dict:
-    """qpos (T, nq) of a run -> sheet travel fraction, tip depth below the table top, sheet z."""
+def _summary(model, qpos: np.ndarray, travel: float, sim_dt: float) -> dict:
+    """qpos (T + 1, nq) of a run -> sheet travel / tip travel, tip depth below the table top
+    (m), the sheet centre's largest distance from its resting height while pressed still and
+    while dragged (m), and its largest height above rest (m)."""
     px, pz = model.joint("paper").qposadr[0], model.joint("paper").qposadr[0] + 2
     x, z = model.joint("x").qposadr[0], model.joint("z").qposadr[0]
     tip_travel = qpos[-1, x] - qpos[0, x]
+    dev = qpos[:, pz] - SHEET_HALF[2]
+    still = slice(int(0.2 / sim_dt), int(SETTLE_S / sim_dt))  # pressed, before the drag
     return {
-        "sheet_fraction": float((qpos[-1, px] - qpos[0, px]) / travel),
+        "sheet_fraction": float((qpos[-1, px] - qpos[0, px]) / max(abs(tip_travel), 1e-9)),
         "tip_travel": float(tip_travel),
         "sheet_travel": float(qpos[-1, px] - qpos[0, px]),
-        "tip_depth": float(max(0.0, -(qpos[:, z] - TIP_RADIUS).min())),  # m below z = 0
-        "sheet_z_dev": float(np.abs(qpos[:, pz] - SHEET_HALF[2]).max()),  # m from resting height
+        "tip_depth": float(max(0.0, -(qpos[:, z] - TIP_RADIUS).min())),
+        "sheet_z_dev_pressed": float(np.abs(dev[still]).max()),
+        "sheet_z_dev_dragged": float(np.abs(dev).max()),
+        "sheet_lift": float(max(0.0, dev.max())),
     }
 
 
@@ -112,7 +119,7 @@ def drag(force: float, sim_dt: float, travel: float = 0.05, lifted: float | None
         data.ctrl[:] = (x_cmd[k], z_cmd[k])
         mujoco.mj_step(model, data)
         out[k] = data.qpos
-    return _summary(model, np.vstack([start_qpos(model, lifted)[None], out]), travel)
+    return _summary(model, np.vstack([start_qpos(model, lifted)[None], out]), travel, sim_dt)
 
 
 def drag_mjx(force: float, sim_dt: float, impl: str, travel: float = 0.05,
@@ -137,4 +144,5 @@ def drag_mjx(force: float, sim_dt: float, impl: str, travel: float = 0.05,
         return d, d.qpos
 
     _, qpos = jax.jit(lambda d: jax.lax.scan(body, d, ctrl))(d)
-    return _summary(model, np.vstack([start_qpos(model, lifted)[None], np.asarray(qpos)]), travel)
+    return _summary(model, np.vstack([start_qpos(model, lifted)[None], np.asarray(qpos)]), travel,
+                    sim_dt)

@@ -43,7 +43,7 @@ def test_bad_env_count_is_refused(num_envs):
 
 def test_solver_budget_defaults_to_the_scene_and_can_be_set():
     scene = make(impl="jax").mj_model.opt
-    assert (scene.iterations, scene.ls_iterations) == (12, 8)
+    assert (scene.iterations, scene.ls_iterations) == (20, 12)
     env = make(impl="jax", solver_iterations=30, ls_iterations=20)
     assert (env.mj_model.opt.iterations, env.mj_model.opt.ls_iterations) == (30, 20)
     assert int(env.mjx_model.opt.iterations) == 30  # the device model MJX runs
