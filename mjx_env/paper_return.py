@@ -147,7 +147,8 @@ class PaperReturn(mjx_env.MjxEnv):
         target = control.joint_target(base, action, cfg.alpha, cfg.action_scale,
                                       self.joint_lower, self.joint_upper)
         target = control.rate_limit(target, info["last_target"], self._max_step)
-        data = mjx_env.step(self.model_for(info["dr"]), state.data, target, self.n_substeps)
+        model = self.model_for(info["dr"])
+        data = mjx_env.step(model, state.data, target, self.n_substeps)
 
         obs = self._observe(data)
         nan_physics = ~jp.all(jp.isfinite(obs))
@@ -158,7 +159,9 @@ class PaperReturn(mjx_env.MjxEnv):
                                        cfg.success_pos_tol, cfg.success_yaw_tol)
         success_steps = jp.where(in_pose & ~nan_physics, info["success_steps"] + 1, 0)
         success = success_steps >= cfg.success_hold_steps
-        plaus = self._plausibility(data)
+        # After a step, MuJoCo's geom poses are those of the last substep's start: recompute them
+        # for the state reached (a fast arm moves mm per substep).
+        plaus = self._plausibility(mjx.kinematics(model, data))
         implausible_now = ((plaus["arm_depth"] > cfg.implausible_depth)
                            | (plaus["paper_lift"] > cfg.implausible_lift))
         implausible = (info["implausible"] > 0) | implausible_now

@@ -19,6 +19,7 @@ from mjx_env.wrappers import FINAL_OBS
 from ppo import losses, networks
 
 POLICY_INPUT = 25 + 6  # observation + base action
+PLAUSIBILITY_STEP_KEYS = ("arm_depth", "paper_lift", "paper_speed")  # m, m, m/s per env step
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,9 @@ class Agent:
             log_prob=log_prob, value=value, next_value=next_value, reward=nxt.reward,
             done=nxt.done, truncation=nxt.info["truncation"], residual=jp.abs(action).mean(-1),
             ep_return=ep["sum_reward"] * nxt.done, ep_success=ep["success"] * nxt.done,
+            ep_plausible_success=ep["plausible_success"] * nxt.done,
+            ep_implausible=(ep["implausible"] > 0) * nxt.done,
+            plausibility={k: nxt.metrics[k] for k in PLAUSIBILITY_STEP_KEYS},
             terms={k: v for k, v in nxt.metrics.items() if k.startswith("reward/")})
         ts = ts.replace(env_state=nxt, cache=cache, rng=rng,
                         env_steps=ts.env_steps + self.cfg.num_envs)
@@ -156,8 +160,15 @@ class Agent:
             # Over the episodes that ended in this iteration; NaN when none did.
             "episode_return": jp.where(episodes > 0, tr["ep_return"].sum() / jp.maximum(episodes, 1), jp.nan),
             "success_rate": jp.where(episodes > 0, tr["ep_success"].sum() / jp.maximum(episodes, 1), jp.nan),
+            # succeeded and never implausible (arm in the table, sheet lifted; mjx_env.plausibility)
+            "plausible_success_rate": jp.where(
+                episodes > 0, tr["ep_plausible_success"].sum() / jp.maximum(episodes, 1), jp.nan),
+            "implausible_episode_rate": jp.where(
+                episodes > 0, tr["ep_implausible"].sum() / jp.maximum(episodes, 1), jp.nan),
             **{k: v.mean() for k, v in tr["terms"].items()},
         }
+        for k, v in tr["plausibility"].items():  # over every env step of this iteration
+            metrics[f"{k}_max"], metrics[f"{k}_p95"] = v.max(), jp.percentile(v, 95)
         ts = ts.replace(params=params, opt_state=opt_state, stats=stats, rng=rng,
                         iteration=ts.iteration + 1)
         return ts, metrics

@@ -15,13 +15,15 @@ import numpy as np
 from bridge import chunk_cache
 from bridge.base import BasePolicy
 from mjx_env.paper_return import set_base
-from mjx_env.rollout import wilson_interval
+from mjx_env.rollout import TRACE_KEYS, episode_implausible, plausibility_summary, rate_with_ci
 
 
 def evaluate_base(env, base: BasePolicy, episodes: int, seed: int = 0,
                   residual: Callable | None = None) -> dict[str, np.ndarray]:
     """`residual(obs (B, 25), base_action (B, 6)) -> (B, 6)` in [-1, 1], None = zeros. Returns
-    (episodes,) arrays: success (bool), steps, episode_return, and `base_calls` (batched)."""
+    (episodes,) arrays: success (bool), plausible_success (bool), steps, episode_return; `trace`
+    (per-step plausibility metrics, (episodes, T), NaN after the episode ended) and
+    `base_calls` (batched)."""
     b, length = env.num_envs, env.config.episode_length
     keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
     rounds = -(-episodes // b)
@@ -36,28 +38,34 @@ def evaluate_base(env, base: BasePolicy, episodes: int, seed: int = 0,
         ret = ret + alive * state.reward
         success = success | (alive & (state.metrics["success"] > 0))
         steps = steps + alive.astype(jp.int32)
+        trace = {k: jp.where(alive, state.metrics[k], jp.nan) for k in TRACE_KEYS}
         alive = alive & (state.done == 0)
-        return (state, cache, alive, steps, ret, success), None
+        return (state, cache, alive, steps, ret, success), trace
 
     @jax.jit
     def run(round_keys):
         state = jax.vmap(env.reset)(round_keys)
         init = (state, chunk_cache.init(b, base.horizon), jp.ones(b, bool), jp.zeros(b, jp.int32),
                 jp.zeros(b), jp.zeros(b, bool))
-        (_, cache, _, steps, ret, success), _ = jax.lax.scan(one_step, init, None, length)
-        return success, steps, ret, cache.calls
+        (_, cache, _, steps, ret, success), trace = jax.lax.scan(one_step, init, None, length)
+        return success, steps, ret, cache.calls, {k: v.T for k, v in trace.items()}
 
     results = [run(keys[i * b:(i + 1) * b]) for i in range(rounds)]
     cat = lambda j: np.concatenate([np.asarray(r[j]) for r in results])[:episodes]  # noqa: E731
-    return {"success": cat(0), "steps": cat(1), "episode_return": cat(2),
+    trace = {k: np.concatenate([np.asarray(r[4][k]) for r in results])[:episodes] for k in TRACE_KEYS}
+    success = cat(0)
+    return {"success": success, "plausible_success": success & ~episode_implausible(trace),
+            "steps": cat(1), "episode_return": cat(2), "trace": trace,
             "base_calls": sum(int(r[3]) for r in results)}
 
 
 def summary(result: dict) -> dict:
-    n = len(result["success"])
-    k = int(result["success"].sum())
-    return {"success_rate": k / n, "ci95": wilson_interval(k, n), "episodes": n,
-            "mean_return": float(result["episode_return"].mean())}
+    """Success and plausible success with 95% Wilson CIs, mean return, plausibility max / p95."""
+    success, plausible = rate_with_ci(result["success"]), rate_with_ci(result["plausible_success"])
+    return {"success_rate": success["rate"], "ci95": success["ci95"],
+            "plausible_success_rate": plausible["rate"], "plausible_ci95": plausible["ci95"],
+            "episodes": success["episodes"], "mean_return": float(result["episode_return"].mean()),
+            **plausibility_summary(result["trace"])}
 
 
 def evaluate_policy(agent, ts, episodes: int, seed: int = 1234) -> dict:

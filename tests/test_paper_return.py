@@ -29,6 +29,8 @@ def fixed_actions(n, steps=T_COMPARE, seed=3):
     (dict(paper_distance=(0.1, 0.05)), "paper_distance"),
     (dict(randomization=RandomizationConfig(kp_scale=(1.2, 0.8))), "kp_scale"),
     (dict(solver_iterations=0), "solver_iterations"),
+    (dict(implausible_depth=0.0), "implausible_depth"),
+    (dict(reward_implausible=-1.0), "reward_implausible"),
 ])
 def test_bad_config_is_refused(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -95,7 +97,8 @@ def test_reset_places_paper_outside_square_within_reach(jax_batch):
 
 
 def test_control_law_base_plus_scaled_residual(jax_batch):
-    """target = base + alpha * scale * action, clipped; no base = hold the previous target."""
+    """target = base + alpha * scale * action, clipped, at most max_joint_speed * ctrl_dt from the
+    previous setpoint; no base = hold the previous setpoint."""
     env, n = jax_batch.env, jax_batch.num_envs
     state = jax_batch.place(paper_at(0.2, 0.1))
     action = np.tile(np.array([1.0, -1.0, 0.5, 0.0, 3.0, -0.2], np.float32), (n, 1))
@@ -105,10 +108,57 @@ def test_control_law_base_plus_scaled_residual(jax_batch):
     np.testing.assert_allclose(held.info["last_target"][0], expect, atol=1e-6)
 
     base = np.tile(np.array([0.0, 5.0, 0.0, 0.0, 0.0, 0.0], np.float32), (n, 1))  # beyond range
+    max_step = env.config.max_joint_speed * env.config.ctrl_dt  # 4.7 rad/s: 0.157 rad per step
     moved = jax_batch.step(set_base(state, base), np.zeros((n, 6), np.float32))
-    upper = float(env.joint_upper[1])
-    np.testing.assert_allclose(moved.info["last_target"][:, 1], upper, atol=1e-6)
+    home = env.config.home_qpos
+    np.testing.assert_allclose(moved.info["last_target"][:, 1], home[1] + max_step, atol=1e-6)
+    np.testing.assert_allclose(moved.info["last_target"][:, 0], home[0], atol=1e-6)
     assert float(moved.obs[0, 1] - state.obs[0, 1]) > 0.02  # shoulder_lift moved towards it
+    for _ in range(10):  # 10 x 0.157 rad: the setpoint reaches the clipped target and stops
+        moved = jax_batch.step(set_base(moved, base), np.zeros((n, 6), np.float32))
+    np.testing.assert_allclose(moved.info["last_target"][:, 1], float(env.joint_upper[1]), atol=1e-6)
+
+
+def test_servo_speed_cap_is_configurable():
+    from mjx_env.control import rate_limit
+    assert EnvConfig().max_joint_speed == pytest.approx(4.7)  # STS3215 no-load 45 RPM
+    with pytest.raises(ValueError, match="max_joint_speed"):
+        PaperReturn(EnvConfig(max_joint_speed=0.0))
+    out = np.asarray(rate_limit(jp.array([1.0, -1.0, 0.05]), jp.zeros(3), 0.1))
+    np.testing.assert_allclose(out, [0.1, -0.1, 0.05])
+
+
+def test_plausibility_metrics_every_step(jax_batch):
+    """Metrics exist at reset and after every step; an arm put 6 mm into the table is flagged
+    implausible (sticky for the episode) but, by default, does not end the episode."""
+    from test_contact import _below_table_targets
+    env, n = jax_batch.env, jax_batch.num_envs
+    state = jax_batch.place(paper_at(0.2, 0.1))
+    for key in ("arm_depth", "paper_lift", "paper_speed", "implausible", "plausible_success"):
+        assert state.metrics[key].shape == (n,)
+    assert float(state.metrics["arm_depth"].max()) == 0.0
+    assert float(state.metrics["paper_lift"].max()) < 1e-4
+    in_table = jp.asarray(_below_table_targets(env, z=0.008 - 0.006))
+    dr = state.info["dr"]
+    state = jax_batch.reset_to(jax_batch.keys(), dr, jp.tile(paper_at(0.45, 0.45), (n, 1)), in_table)
+    assert (np.asarray(state.metrics["arm_depth"]) > 0.004).all()
+    state = jax_batch.step(state, jp.zeros((n, 6)))
+    assert (np.asarray(state.metrics["implausible"]) == 1).all()
+    assert (np.asarray(state.info["implausible"]) == 1).all()
+    assert (np.asarray(state.done) == 0).all()
+    assert not env.config.terminate_implausible
+
+
+def test_terminate_implausible_ends_the_episode_with_a_penalty(jax_batch):
+    from test_contact import _below_table_targets
+    env = make(num_envs=4, impl="jax", terminate_implausible=True, reward_implausible=2.0)
+    in_table = jp.asarray(_below_table_targets(env, z=0.008 - 0.006))
+    n = 4
+    dr = jax.vmap(lambda _: randomize.nominal(env.mj_model.nlight))(jp.arange(n))
+    state = jax.vmap(env.reset_to)(jax_batch.keys(), dr, jp.tile(paper_at(0.45, 0.45), (n, 1)), in_table)
+    state = jax.jit(jax.vmap(env.step))(state, jp.zeros((n, 6)))
+    assert (np.asarray(state.done) == 1).all()
+    np.testing.assert_allclose(np.asarray(state.metrics["reward/implausible"]), -2.0)
 
 
 def test_same_seed_same_rollout_and_seeds_differ(jax_batch):

@@ -69,17 +69,21 @@ def test_joint_ranges_and_servos_match_facts(model):
 
 
 def test_collision_layout(model):
-    """Fingertips touch only the paper; the paper touches table and fingertips; links the table."""
-    def collide(a, b):
+    """Only explicit pairs collide: every arm collision geom with the table and the sheet, the
+    sheet with the table; visual geoms never."""
+    def paired(a, b):
         ga, gb = model.geom(a).id, model.geom(b).id
-        return bool(model.geom_contype[ga] & model.geom_conaffinity[gb]
-                    or model.geom_contype[gb] & model.geom_conaffinity[ga])
+        return any({int(model.pair_geom1[i]), int(model.pair_geom2[i])} == {ga, gb}
+                   for i in range(model.npair))
 
-    assert collide("fixed_tip", "paper") and collide("moving_tip", "paper")
-    assert collide("paper", "table")
-    assert not collide("fixed_tip", "table")
+    assert (model.geom_contype == 0).all() and (model.geom_conaffinity == 0).all()
+    for tip in ("fixed_tip", "moving_tip", "fixed_pad", "moving_pad"):
+        assert paired(tip, "paper") and paired(tip, "table")
+    assert paired("paper", "table") and paired("lower_arm_link", "gripper_link")
+    assert not paired("lower_arm_link", "wrist_link")  # parent and child: excluded
     visual = [i for i in range(model.ngeom) if model.geom_group[i] == 2]
-    assert visual and all(model.geom_contype[i] == 0 and model.geom_conaffinity[i] == 0 for i in visual)
+    paired_geoms = set(model.pair_geom1) | set(model.pair_geom2)
+    assert visual and not paired_geoms & set(visual)
     assert model.body("paper").mass[0] == pytest.approx(0.005)
     np.testing.assert_allclose(model.geom("paper").size, [0.074, 0.105, 0.0005])
 
