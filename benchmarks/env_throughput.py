@@ -2,7 +2,9 @@
 
 What it measures, per (impl, num_envs):
   * env steps/s = num_envs * steps / seconds, where one env step is one 30 Hz control step
-    (`env.n_substeps` = 8 physics steps at 240 Hz), and physics steps/s = env steps/s * 8.
+    (`env.n_substeps` physics steps: 12 at the scene's 360 Hz), and physics steps/s = env
+    steps/s * n_substeps. `--sim-dt` adds rows at other physics steps (e.g. 1/240 s: the
+    contact model's cost without the change of rate; solref is floored at 2 steps there).
     The timed call is one jitted `jax.lax.scan` of `--steps` vmapped `env.step` calls with
     uniform random actions in [-1, 1] drawn inside the scan, so Python dispatch is not timed.
     It includes the env's reward/observation/DR work, not only physics. No auto-reset: envs that
@@ -10,10 +12,10 @@ What it measures, per (impl, num_envs):
   * compile s: `jit(...).lower(...).compile()` of that scan (a persistent JAX compilation cache,
     e.g. JAX_COMPILATION_CACHE_DIR set by `make bench`, makes it small; recorded in the JSON).
     The JSON's first_call_s is the untimed warm-up call (warp builds uncached kernels there).
-  * peer: the same MJCF (`scene.load_mj_model(1/240)`) stepped by `mujoco.rollout` (C, nthread =
-    os.cpu_count()) from num_envs initial states for steps*8 physics steps, controls held for 8
-    physics steps (a random walk of joint targets, like the env's actions); physics only.
-    Reported in control-step units (physics steps / 8) so the ratio column compares like units.
+  * peer: the same MJCF (`scene.load_mj_model(sim_dt)`) stepped by `mujoco.rollout` (C, nthread
+    = os.cpu_count()) from num_envs initial states for steps * n_substeps physics steps, controls
+    held for n_substeps physics steps (a random walk of joint targets, like the env's actions);
+    physics only. Reported in control-step units so the ratio column compares like units.
   * on CPU, jax at 64 envs in two subprocesses: XLA flag --xla_cpu_use_fusion_emitters=false
     (what mjx_env sets) vs =true (XLA's default), to check the flag still pays.
 
@@ -50,19 +52,24 @@ from mjx_env.paper_return import make
 from mjx_env.scene import ARM_JOINTS, load_mj_model, qpos_index
 
 ROOT = Path(__file__).resolve().parent
-N_SUBSTEPS = 8  # physics steps per control step (EnvConfig: ctrl_dt 1/30 s, sim_dt 1/240 s)
+SIM_DT = EnvConfig().sim_dt  # s, the product's physics step
 DEFAULT_NUM_ENVS = {"cpu": {"jax": [16, 64, 256], "warp": [16, 64, 256]},
                     "gpu": {"jax": [256, 1024, 4096, 8192], "warp": [256, 1024, 4096, 8192]}}
 FLAG_OFF, FLAG_ON = "--xla_cpu_use_fusion_emitters=false", "--xla_cpu_use_fusion_emitters=true"
 NOTES: list[str] = []
 
 
-def bench_mjx(impl: str, num_envs: int, steps: int, repeats: int, seed: int = 0) -> dict:
+def _substeps(sim_dt: float) -> int:
+    return int(round(EnvConfig().ctrl_dt / sim_dt))
+
+
+def bench_mjx(impl: str, num_envs: int, steps: int, repeats: int, seed: int = 0,
+              sim_dt: float = SIM_DT) -> dict:
     """Compile and time `steps` control steps of `num_envs` envs in one jitted scan."""
-    row = {"impl": impl, "num_envs": num_envs, "steps": steps}
+    row = {"impl": impl, "num_envs": num_envs, "steps": steps, "sim_dt": sim_dt,
+           "n_substeps": _substeps(sim_dt)}
     try:
-        env = make(num_envs=num_envs, impl=impl)
-        assert env.n_substeps == N_SUBSTEPS, env.n_substeps
+        env = make(num_envs=num_envs, impl=impl, sim_dt=sim_dt)
         step = jax.vmap(env.step)
 
         def run(state, key):
@@ -94,12 +101,15 @@ def bench_mjx(impl: str, num_envs: int, steps: int, repeats: int, seed: int = 0)
         return row
 
 
-def bench_c_rollout(num_envs: int, steps: int, repeats: int, seed: int = 0) -> dict:
+def bench_c_rollout(num_envs: int, steps: int, repeats: int, seed: int = 0,
+                    sim_dt: float = SIM_DT) -> dict:
     """The same MJCF in MuJoCo C (`mujoco.rollout`, os.cpu_count() threads), physics only."""
     nthread = os.cpu_count() or 1
-    row = {"impl": "c_rollout", "num_envs": num_envs, "steps": steps, "nthread": nthread}
+    substeps = _substeps(sim_dt)
+    row = {"impl": "c_rollout", "num_envs": num_envs, "steps": steps, "nthread": nthread,
+           "sim_dt": sim_dt, "n_substeps": substeps}
     try:
-        m = load_mj_model(1.0 / 240.0)
+        m = load_mj_model(sim_dt)
         rng = np.random.default_rng(seed)
         arm = np.array([qpos_index(m, j) for j in ARM_JOINTS])
         lo, hi = m.jnt_range[[m.joint(j).id for j in ARM_JOINTS]].T
@@ -114,10 +124,10 @@ def bench_c_rollout(num_envs: int, steps: int, repeats: int, seed: int = 0) -> d
             mujoco.mj_forward(m, d)
             mujoco.mj_getState(m, d, init[i], spec)
         # Joint-target random walk with the env's per-step scale (alpha 0.7 * 0.05 rad), held
-        # for N_SUBSTEPS physics steps, as env.step does with uniform random actions.
+        # for substeps physics steps, as env.step does with uniform random actions.
         walk = np.cumsum(0.035 * rng.uniform(-1, 1, (num_envs, steps, 6)), axis=1)
-        ctrl = np.repeat(np.clip(q0[:, None, :] + walk, lo, hi), N_SUBSTEPS, axis=1)
-        nstep = steps * N_SUBSTEPS
+        ctrl = np.repeat(np.clip(q0[:, None, :] + walk, lo, hi), substeps, axis=1)
+        nstep = steps * substeps
         out_state = np.empty((num_envs, nstep, init.shape[1]))
         out_sensor = np.empty((num_envs, nstep, m.nsensordata))
         datas = [mujoco.MjData(m) for _ in range(nthread)]
@@ -141,7 +151,7 @@ def _rates(row: dict, times_s: list[float], num_envs: int, steps: int) -> dict:
     row["seconds_all"] = times_s
     row["seconds_median"] = sec = statistics.median(times_s)
     row["env_steps_per_s"] = num_envs * steps / sec
-    row["physics_steps_per_s"] = row["env_steps_per_s"] * N_SUBSTEPS
+    row["physics_steps_per_s"] = row["env_steps_per_s"] * row["n_substeps"]
     return row
 
 
@@ -184,19 +194,30 @@ def metadata() -> dict:
     }
 
 
+def scene_settings() -> dict:
+    """Solver and contact settings of the scene the rows ran (README "Contact")."""
+    m = load_mj_model(SIM_DT)
+    return {"iterations": int(m.opt.iterations), "ls_iterations": int(m.opt.ls_iterations),
+            "cone": "pyramidal" if m.opt.cone == 0 else "elliptic", "impratio": float(m.opt.impratio),
+            "contact_pairs": int(m.npair), "sim_dt": SIM_DT,
+            "pair_solref": m.pair_solref[0].tolist(), "pair_solimp": m.pair_solimp[0].tolist()}
+
+
 def print_table(rows: list[dict]) -> None:
-    peer = {r["num_envs"]: r.get("env_steps_per_s") for r in rows if r["impl"] == "c_rollout"}
-    print(f"{'impl':<26}{'num_envs':>9}{'env steps/s':>14}{'physics steps/s':>17}"
+    peer = {(r["num_envs"], r.get("sim_dt")): r.get("env_steps_per_s")
+            for r in rows if r["impl"] == "c_rollout"}
+    print(f"{'impl':<26}{'physics Hz':>11}{'num_envs':>9}{'env steps/s':>14}{'physics steps/s':>17}"
           f"{'compile s':>11}{'vs C':>8}")
     for r in rows:
+        hz = f"{1 / r['sim_dt']:.0f}" if r.get("sim_dt") else "-"
         if "error" in r:
-            print(f"{r['impl']:<26}{r['num_envs']:>9}  FAILED: {r['error'][:80]}")
+            print(f"{r['impl']:<26}{hz:>11}{r['num_envs']:>9}  FAILED: {r['error'][:80]}")
             continue
-        c = peer.get(r["num_envs"])
+        c = peer.get((r["num_envs"], r.get("sim_dt")))
         r["ratio_vs_c"] = r["env_steps_per_s"] / c if c and r["impl"] != "c_rollout" else None
         ratio = f"{r['ratio_vs_c']:.3f}" if r["ratio_vs_c"] is not None else "-"
         comp = f"{r['compile_s']:.1f}" if "compile_s" in r else "-"
-        print(f"{r['impl']:<26}{r['num_envs']:>9}{r['env_steps_per_s']:>14.1f}"
+        print(f"{r['impl']:<26}{hz:>11}{r['num_envs']:>9}{r['env_steps_per_s']:>14.1f}"
               f"{r['physics_steps_per_s']:>17.1f}{comp:>11}{ratio:>8}")
 
 
@@ -209,31 +230,35 @@ def main() -> None:
     p.add_argument("--out", type=Path, help="default benchmarks/results/env_throughput_<dev>.json")
     p.add_argument("--no-peer", action="store_true", help="skip the MuJoCo C rollout peer")
     p.add_argument("--skip-flag-check", action="store_true", help="skip the XLA flag comparison")
+    p.add_argument("--sim-dt", type=float, nargs="+", default=[SIM_DT],
+                   help=f"physics steps to run, s (default {SIM_DT:.6f}, the scene's)")
     p.add_argument("--single", help=argparse.SUPPRESS)  # "impl:num_envs" -> one JSON line
     a = p.parse_args()
     dev = "gpu" if jax.default_backend() == "gpu" else "cpu"
     steps = a.steps or (200 if dev == "gpu" else 20)
     if a.single:
         impl, n = a.single.split(":")
-        print(json.dumps(bench_mjx(impl, int(n), steps, a.repeats)))
+        print(json.dumps(bench_mjx(impl, int(n), steps, a.repeats, sim_dt=a.sim_dt[0])))
         return
     env_counts = {i: a.num_envs or DEFAULT_NUM_ENVS[dev][i] for i in a.impls}
     rows = []
-    if not a.no_peer:
-        for n in sorted({n for ns in env_counts.values() for n in ns}):
-            rows.append(bench_c_rollout(n, steps, a.repeats))
-            print(f"c_rollout {n}: {rows[-1].get('env_steps_per_s', rows[-1].get('error'))}",
-                  flush=True)
-    for impl in a.impls:
-        for n in env_counts[impl]:
-            rows.append(bench_mjx(impl, n, steps, a.repeats))
-            print(f"{impl} {n}: {rows[-1].get('env_steps_per_s', rows[-1].get('error'))}",
-                  flush=True)
+    for dt in a.sim_dt:
+        if not a.no_peer:
+            for n in sorted({n for ns in env_counts.values() for n in ns}):
+                rows.append(bench_c_rollout(n, steps, a.repeats, sim_dt=dt))
+                print(f"c_rollout {n} dt {dt:.6f}: "
+                      f"{rows[-1].get('env_steps_per_s', rows[-1].get('error'))}", flush=True)
+        for impl in a.impls:
+            for n in env_counts[impl]:
+                rows.append(bench_mjx(impl, n, steps, a.repeats, sim_dt=dt))
+                print(f"{impl} {n} dt {dt:.6f}: "
+                      f"{rows[-1].get('env_steps_per_s', rows[-1].get('error'))}", flush=True)
     if dev == "cpu" and not a.skip_flag_check:
         rows += flag_check(steps, a.repeats)
     print_table(rows)
-    result = metadata() | {"steps": steps, "repeats": a.repeats, "n_substeps": N_SUBSTEPS,
-                           "num_envs": env_counts, "notes": NOTES, "rows": rows}
+    result = metadata() | {"steps": steps, "repeats": a.repeats, "sim_dt": a.sim_dt,
+                           "scene": scene_settings(), "num_envs": env_counts, "notes": NOTES,
+                           "rows": rows}
     out = a.out or ROOT / "results" / f"env_throughput_{dev}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

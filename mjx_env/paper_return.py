@@ -148,7 +148,7 @@ class PaperReturn(mjx_env.MjxEnv):
                                       self.joint_lower, self.joint_upper)
         target = control.rate_limit(target, info["last_target"], self._max_step)
         model = self.model_for(info["dr"])
-        data = mjx_env.step(model, state.data, target, self.n_substeps)
+        data, deepest, highest = self._physics(model, state.data, target)
 
         obs = self._observe(data)
         nan_physics = ~jp.all(jp.isfinite(obs))
@@ -159,9 +159,11 @@ class PaperReturn(mjx_env.MjxEnv):
                                        cfg.success_pos_tol, cfg.success_yaw_tol)
         success_steps = jp.where(in_pose & ~nan_physics, info["success_steps"] + 1, 0)
         success = success_steps >= cfg.success_hold_steps
-        # After a step, MuJoCo's geom poses are those of the last substep's start: recompute them
-        # for the state reached (a fast arm moves mm per substep).
+        # Geom poses after a step are those of the last substep's start: recompute them for the
+        # state reached. Depth and lift are the worst over every substep.
         plaus = self._plausibility(mjx.kinematics(model, data))
+        plaus["arm_depth"] = jp.maximum(plaus["arm_depth"], deepest)
+        plaus["paper_lift"] = jp.maximum(plaus["paper_lift"], highest)
         implausible_now = ((plaus["arm_depth"] > cfg.implausible_depth)
                            | (plaus["paper_lift"] > cfg.implausible_lift))
         implausible = (info["implausible"] > 0) | implausible_now
@@ -188,6 +190,18 @@ class PaperReturn(mjx_env.MjxEnv):
                              done=done.astype(jp.float32), metrics=metrics, info=info)
 
     # --- helpers --------------------------------------------------------------------------
+    def _physics(self, model: mjx.Model, data: mjx.Data, target: jax.Array):
+        """`n_substeps` physics steps holding the servo setpoint `target`; also returns the arm's
+        deepest depth in the table and the sheet's highest lift (m) seen at the substeps."""
+        def substep(carry, _):
+            d, deepest, highest = carry
+            d = mjx.step(model, d.replace(ctrl=target))
+            m = self._plausibility(d)  # geom poses of this substep's start: every state is seen
+            return (d, jp.maximum(deepest, m["arm_depth"]), jp.maximum(highest, m["paper_lift"])), None
+
+        zero = jp.float32(0.0)
+        return jax.lax.scan(substep, (data, zero, zero), None, self.n_substeps)[0]
+
     def _plausibility(self, data: mjx.Data) -> dict[str, jax.Array]:
         """arm_depth (m), paper_lift (m), paper_speed (m/s) of one env (mjx_env.plausibility)."""
         out = plausibility.measure(self.arm_geoms, data, self._paper_qpos, self._paper_qvel,

@@ -38,6 +38,7 @@ class RunConfig:
     base_horizon: int | None = None  # control steps per base chunk (default: scripted 1, else 16)
     base_refresh: str | None = None  # chunk cache rule: per_env | sync (default: models sync)
     alpha: float = 0.7
+    terminate_implausible: bool = False  # end an episode on an implausible state, with a penalty
     iterations: int = 100
     episode_length: int = 300
     impl: str | None = None
@@ -55,7 +56,8 @@ def build(run: RunConfig, ppo: PPOConfig, env_overrides: dict | None = None,
           bridge: BridgeConfig = BridgeConfig()):
     """The env (EnvConfig fields from `run`, plus `env_overrides`), base and agent of a run."""
     env = make(num_envs=ppo.num_envs, impl=run.impl, alpha=run.alpha,
-               episode_length=run.episode_length, **(env_overrides or {}))
+               episode_length=run.episode_length, terminate_implausible=run.terminate_implausible,
+               **(env_overrides or {}))
     base = make_base(run.base, env, run.base_horizon, run.base_refresh, bridge)
     agent = Agent(env, wrap_for_training(env), base, ppo, run.iterations)
     return env, agent
@@ -214,9 +216,13 @@ def _add_fields(p: argparse.ArgumentParser, cls, skip: tuple[str, ...]) -> None:
         if field.name in skip:
             continue
         value = getattr(defaults, field.name)
+        flag = f"--{field.name.replace('_', '-')}"
+        if isinstance(value, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=value,
+                           help=f"(default {value})")
+            continue
         kind = type(value) if value is not None else (int if field.name.endswith("horizon") else str)
-        p.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=value,
-                       help=f"(default {value})")
+        p.add_argument(flag, type=kind, default=value, help=f"(default {value})")
 
 
 def parse(argv=None) -> tuple[RunConfig, PPOConfig, BridgeConfig, argparse.Namespace]:

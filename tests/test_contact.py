@@ -17,6 +17,7 @@ import pytest
 
 import jax
 import jax.numpy as jp
+from mujoco import mjx
 
 from conftest import paper_at
 from mjx_env import contact_probe, kinematics, plausibility, randomize
@@ -139,15 +140,27 @@ def jax_drive(jax_batch):
 
 
 @pytest.mark.parametrize("impl", ["jax", "warp"])
-def test_arm_driven_into_table_stays_out_at_torque_limit(impl, jax_drive, warp_batch):
+def test_arm_driven_into_table_stays_out_at_torque_limit(impl, jax_batch, jax_drive, warp_batch):
+    """At every control step no arm geom is deeper than 2 mm; within a step (the metric: worst
+    substep) the impact at up to the servo speed may reach a substep's travel, never 3 mm (the
+    implausibility threshold): driving into the table is never mistaken for a hole in it."""
+    batch = jax_batch if impl == "jax" else warp_batch
     targets, states = jax_drive if impl == "jax" else _drive(warp_batch)
-    depth = np.array([s.metrics["arm_depth"] for s in states])  # (T, 4) m
-    assert depth.max() < 2e-3, depth.max(axis=0)
+    env = batch.env
+    end_depth = np.array([
+        np.maximum(0.0, -np.asarray(jax.vmap(
+            lambda d: plausibility.lowest_z(env.arm_geoms, d.geom_xpos, d.geom_xmat))(
+            jax.vmap(lambda d: mjx.kinematics(env.mjx_model, d))(s.data))).min(axis=1))
+        for s in states])  # (T, 4) m, at the end of each control step
+    assert end_depth.max() < 2e-3, end_depth.max(axis=0)
+    worst = np.array([s.metrics["arm_depth"] for s in states])
+    assert worst.max() < env.config.implausible_depth, worst.max(axis=0)
+    assert worst[-10:].max() < 1e-3  # pressing at rest: no creep into the table
     force = np.array(states[-1].data.actuator_force)
     assert (np.abs(force).max(axis=1) > 3.3).all()  # every env: a servo at its 3.35 N m limit
     ee_z = np.array(states[-1].obs[:, 24])
     assert (ee_z[:3] > 0.0).all()  # the fingertip rests on the table, not at its target
-    assert np.array(states[-1].metrics["implausible"])[:3].max() == 0
+    assert np.array([s.metrics["implausible"][:3] for s in states]).max() == 0
 
 
 def test_arm_driven_into_table_in_mujoco_c_ground_truth(jax_drive):
@@ -174,30 +187,41 @@ def _c_depth(model, data, geoms, table) -> float:
     return max(0.0, -dist)
 
 
-def test_plausibility_metrics_equal_mujoco_c(jax_batch):
-    """arm_depth, paper_lift and paper_speed of a recorded rollout against MuJoCo C's geom
-    distances and body velocity, set from the same qpos / qvel. The arm starts with its
-    fingertip 4 mm in the table (pushed out over the first steps), the sheet of env 3 falling."""
-    tip_in_table = jp.asarray(_below_table_targets(jax_batch.env, z=contact_probe.TIP_RADIUS - 0.004))
-    _, states = _drive(jax_batch, steps=12, start=tip_in_table)
+def _c_metrics(model, data, state, e) -> dict:
+    """Plausibility of env `e` of `state` computed in MuJoCo C from its qpos / qvel."""
+    geoms = plausibility.arm_collision_geoms(model)
+    paper = model.body("paper").id
+    data.qpos[:] = np.asarray(state.data.qpos[e], np.float64)
+    data.qvel[:] = np.asarray(state.data.qvel[e], np.float64)
+    mujoco.mj_forward(model, data)
+    vel = np.zeros(6)
+    mujoco.mj_objectVelocity(model, data, mujoco.mjtObj.mjOBJ_BODY, paper, vel, 0)
+    return {"arm_depth": _c_depth(model, data, geoms, model.geom("table").id),
+            "paper_lift": max(0.0, data.xpos[paper][2] - model.geom("paper").size[2]),
+            "paper_speed": float(np.linalg.norm(vel[3:]))}
+
+
+def test_plausibility_metrics_equal_mujoco_c(jax_batch, jax_drive):
+    """arm_depth, paper_lift and paper_speed against MuJoCo C's geom distances and body velocity
+    from the same qpos / qvel: exactly for states without substeps (a reset with the fingertip 4
+    mm in the table and a sheet 2 cm up) and for the arm at rest pressing the table; after a
+    step, depth and lift are the worst over its substeps, so at least the end state's."""
     model = jax_batch.env.mj_model
     data = mujoco.MjData(model)
-    geoms = plausibility.arm_collision_geoms(model)
-    table, paper = model.geom("table").id, model.body("paper").id
-    nonzero = {"arm_depth": 0, "paper_lift": 0}
-    vel = np.zeros(6)
-    for s in states:
+    tip_in_table = jp.asarray(_below_table_targets(jax_batch.env, z=contact_probe.TIP_RADIUS - 0.004))
+    _, moving = _drive(jax_batch, steps=6, start=tip_in_table)
+    _, pressing = jax_drive
+    exact = [(moving[0], e) for e in range(4)] + [(pressing[-1], e) for e in range(3)]
+    for state, e in exact:
+        c = _c_metrics(model, data, state, e)
+        for k, tol in (("arm_depth", 5e-5), ("paper_lift", 1e-5), ("paper_speed", 1e-3)):
+            assert float(state.metrics[k][e]) == pytest.approx(c[k], abs=tol), (k, e)
+    assert float(moving[0].metrics["arm_depth"].min()) > 3e-3  # real values were compared
+    assert float(moving[0].metrics["paper_lift"][3]) > 0.019
+    for state in moving[1:]:
         for e in range(4):
-            data.qpos[:] = np.asarray(s.data.qpos[e], np.float64)
-            data.qvel[:] = np.asarray(s.data.qvel[e], np.float64)
-            mujoco.mj_forward(model, data)
-            depth = _c_depth(model, data, geoms, table)
-            lift = max(0.0, data.xpos[paper][2] - model.geom("paper").size[2])
-            mujoco.mj_objectVelocity(model, data, mujoco.mjtObj.mjOBJ_BODY, paper, vel, 0)
-            m = {k: float(s.metrics[k][e]) for k in ("arm_depth", "paper_lift", "paper_speed")}
-            assert m["arm_depth"] == pytest.approx(depth, abs=5e-5)
-            assert m["paper_lift"] == pytest.approx(lift, abs=1e-5)
-            assert m["paper_speed"] == pytest.approx(np.linalg.norm(vel[3:]), abs=1e-3)
-            nonzero["arm_depth"] += depth > 1e-5
-            nonzero["paper_lift"] += lift > 1e-3
-    assert all(v > 0 for v in nonzero.values()), nonzero  # the comparison saw real values
+            c = _c_metrics(model, data, state, e)
+            assert float(state.metrics["arm_depth"][e]) >= c["arm_depth"] - 5e-5
+            assert float(state.metrics["paper_lift"][e]) >= c["paper_lift"] - 1e-5
+            assert float(state.metrics["paper_speed"][e]) == pytest.approx(c["paper_speed"], abs=1e-3)
+    assert float(moving[1].metrics["arm_depth"].min()) > 3e-3  # pushed out within a step: seen
