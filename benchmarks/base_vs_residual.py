@@ -36,7 +36,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bridge.units import BridgeConfig  # noqa: E402
-from env_throughput import metadata  # noqa: E402
+from env_throughput import metadata, scene_settings  # noqa: E402
 from ppo.agent import PPOConfig  # noqa: E402
 from ppo.evaluate import evaluate_policy  # noqa: E402
 from ppo.train import RunConfig, train  # noqa: E402
@@ -80,10 +80,12 @@ def run_row(name: str, spec: str, args, bridge: BridgeConfig, horizon: int | Non
            "base_alone": alone, "base_plus_residual": plus, "env_steps_to_80pct": to80,
            "base_calls_per_step": float(np.mean([h["base_calls_per_step"] for h in history])),
            "final_training_success": history[-1]["success_rate"], "wall_s": time.monotonic() - start,
-           "curve": {k: [h[k] for h in history] for k in ("env_steps", "episodes", "success_rate",
-                                                          "episode_return")},
+           "curve": {k: [h[k] for h in history] for k in (
+               "env_steps", "episodes", "success_rate", "plausible_success_rate", "episode_return",
+               "arm_depth_max", "paper_lift_max")},
            "command": shlex.join([sys.executable, *sys.argv])}
-    print(f"{name}: alone {alone['success_rate']:.1%}, + residual {plus['success_rate']:.1%}, "
+    print(f"{name}: alone {alone['success_rate']:.1%} (plausible {alone['plausible_success_rate']:.1%}), "
+          f"+ residual {plus['success_rate']:.1%} (plausible {plus['plausible_success_rate']:.1%}), "
           f"to 80%: {to80}", flush=True)
     return row
 
@@ -108,13 +110,18 @@ def row_order(item: tuple[str, dict]) -> tuple:
 
 
 def print_table(rows: dict) -> None:
-    def pct(r):
-        lo, hi = r["ci95"]
-        return f"{r['success_rate']:6.1%} ({lo:.0%}-{hi:.0%})"
-    print(f"\n{'row':<16}{'base alone':>22}{'base + residual':>22}{'env steps to 80%':>18}")
+    """Success and plausible success (the physical one: mjx_env.plausibility), 95% CIs."""
+    def pct(r, key="success_rate", ci="ci95"):
+        lo, hi = r[ci]
+        return f"{r[key]:6.1%} ({lo:.0%}-{hi:.0%})"
+
+    def both(r):
+        return f"{pct(r)} / {pct(r, 'plausible_success_rate', 'plausible_ci95')}"
+    print(f"\n{'row':<16}{'base alone: success / plausible':>40}"
+          f"{'base + residual: success / plausible':>42}{'env steps to 80%':>18}")
     for name, r in rows.items():
         to80 = "-" if r["env_steps_to_80pct"] is None else str(r["env_steps_to_80pct"])
-        print(f"{name:<16}{pct(r['base_alone']):>22}{pct(r['base_plus_residual']):>22}{to80:>18}")
+        print(f"{name:<16}{both(r['base_alone']):>40}{both(r['base_plus_residual']):>42}{to80:>18}")
 
 
 def main() -> None:
@@ -149,7 +156,7 @@ def main() -> None:
         rows[name]["bridge"] = dataclasses.asdict(bridge) if name == "bc" else None
         rows = dict(sorted(rows.items(), key=row_order))
         cfg = ppo_config(args)
-        result = {**metadata(), "settings": {
+        result = {**metadata(), "scene": scene_settings(), "settings": {
             "iterations": args.iterations, "num_envs": args.num_envs,
             "unroll_length": cfg.unroll_length, "learning_rate": cfg.learning_rate,
             "init_log_std": cfg.init_log_std, "episodes": args.episodes, "seed": args.seed,

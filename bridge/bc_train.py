@@ -42,11 +42,12 @@ class BCConfig:
     seed: int = 0
     units: str = "paper_return"  # bridge.units preset the policy sees
     hidden: int = 256
-    only_success: bool = True  # clone the expert's successful episodes only
+    only_success: bool = True  # clone the expert's plausibly successful episodes only
 
 
 def load_demos(path: str | Path, units: str, only_success: bool = False) -> dict:
-    """The episodes of a bridge.demos directory (all, or the successful ones) as stacked arrays:
+    """The episodes of a bridge.demos directory (all, or the plausibly successful ones: the
+    meta's `plausible_success`, or `success` in demos recorded before it) as stacked arrays:
     top/wrist (N, S, S, 3) uint8, state (N, 6) and chunk (N, 16, 6) in `units`, episode (N,)."""
     path = Path(path)
     meta_path = path / "meta.json"
@@ -59,7 +60,7 @@ def load_demos(path: str | Path, units: str, only_success: bool = False) -> dict
     convert = UNITS[units]()
     parts = {k: [] for k in ("top", "wrist", "state", "chunk", "episode")}
     for i in range(meta["episodes"]):
-        if only_success and not meta["success"][i]:
+        if only_success and not meta.get("plausible_success", meta["success"])[i]:
             continue
         ep = load_episode(path / f"episode_{i:05d}.npz")
         for k in ("top", "wrist"):
@@ -183,7 +184,7 @@ def main(argv=None):
           f"({data['top'].shape[1]} px, units {config.units})")
     policy, history = fit(data, config)
     info = {"config": asdict(config), "demos": str(a.demos), "history": history,
-            "demo_meta": {k: v for k, v in data["meta"].items() if k not in ("lengths", "success")}}
+            "demo_meta": {k: v for k, v in data["meta"].items() if k not in ("lengths", "success", "plausible_success")}}
     path = save(policy, a.out, info, force=a.force)
     print(f"val loss {history['val_loss'][-1]}, {history['seconds']} s -> {path}\n"
           f"use: --base torch:bridge.bc_policy:{path} --render-size {policy.size} "

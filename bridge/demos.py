@@ -8,8 +8,9 @@ frame shows what a base policy would see when asked for the chunk starting at th
 
 On-disk layout (`out/`):
   meta.json              fps 30, size, cameras, units "sim radians", joints (ARM_JOINTS order),
-                         layout "paper_return", chunk 16, seed, episodes, expert success rate,
-                         per-episode lengths/success, the env and expert configs
+                         layout "paper_return", chunk 16, seed, episodes, expert (plausible)
+                         success rate, per-episode lengths/success/plausible_success (succeeded
+                         with no implausible step: mjx_env.plausibility), env and expert configs
   episode_00000.npz ...  one per episode, T = steps up to and including the first `done`
                          (success or failure) or the time-out (`episode_length`):
     top    (T, S, S, 3) uint8   top camera, before the step
@@ -18,6 +19,7 @@ On-disk layout (`out/`):
     action (T, 6) float32       the expert's absolute joint target at that step, sim rad
     chunk  (T, 16, 6) float32   action[t:t+16], padded with the episode's last action
     success ()  bool            the episode ended in success
+    plausible_success () bool   ... and no step was implausible (arm in the table, sheet lifted)
 Files are written into a hidden `.out.tmp-<pid>/` (bridge.atomic) and renamed to `out` at the
 end; meta.json is last.
 """
@@ -70,7 +72,7 @@ class Recorder:
             qpos = state.obs[:, :6]
             state = jax.vmap(env.step)(set_base(state, target), zeros)
             out = (frames["top"], frames["wrist"], qpos, target, state.done > 0,
-                   state.metrics["success"] > 0)
+                   state.metrics["success"] > 0, state.metrics["plausible_success"] > 0)
             return state, out
 
         self.reset = jax.jit(jax.vmap(env.reset))
@@ -85,8 +87,8 @@ class Recorder:
             parts.append([np.asarray(x) for x in out])
             if np.concatenate([p[4] for p in parts]).any(axis=0).all():
                 break
-        top, wrist, qpos, target, done, success = (
-            np.concatenate([p[i] for p in parts])[:length] for i in range(6))
+        top, wrist, qpos, target, done, success, plausible = (
+            np.concatenate([p[i] for p in parts])[:length] for i in range(7))
         episodes = []
         for e in range(self.env.num_envs):
             hits = np.flatnonzero(done[:, e])
@@ -94,7 +96,8 @@ class Recorder:
             action = target[:t, e].astype(np.float32)
             episodes.append({"top": top[:t, e], "wrist": wrist[:t, e],
                              "state": qpos[:t, e].astype(np.float32), "action": action,
-                             "chunk": chunks(action), "success": np.bool_(success[:t, e].any())})
+                             "chunk": chunks(action), "success": np.bool_(success[:t, e].any()),
+                             "plausible_success": np.bool_(plausible[:t, e].any())})
         return episodes
 
 
@@ -114,7 +117,7 @@ def generate(out: str | Path, episodes: int, size: int = 64, num_envs: int = 16,
     keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
     rounds = -(-episodes // num_envs)
     keys = jp.concatenate([keys, jp.repeat(keys[-1:], rounds * num_envs - episodes, axis=0)])
-    lengths, successes, start = [], [], time.perf_counter()
+    lengths, successes, plausible, start = [], [], [], time.perf_counter()
     with atomic_directory(out, force=True) as tmp:
         bar = tqdm(total=episodes, desc="demos", unit="ep", disable=not progress)
         for r in range(rounds):
@@ -125,6 +128,7 @@ def generate(out: str | Path, episodes: int, size: int = 64, num_envs: int = 16,
                 np.savez_compressed(tmp / f"episode_{i:05d}.npz", **ep)
                 lengths.append(len(ep["action"]))
                 successes.append(bool(ep["success"]))
+                plausible.append(bool(ep["plausible_success"]))
             bar.update(len(lengths) - bar.n)
             bar.set_postfix(success=f"{np.mean(successes):.2f}", steps=int(np.mean(lengths)))
         bar.close()
@@ -132,7 +136,9 @@ def generate(out: str | Path, episodes: int, size: int = 64, num_envs: int = 16,
             "fps": FPS, "size": size, "cameras": list(CAMERAS), "units": "sim radians",
             "joints": list(ARM_JOINTS), "layout": "paper_return", "chunk": CHUNK, "seed": seed,
             "episodes": episodes, "expert_success_rate": float(np.mean(successes)),
-            "lengths": lengths, "success": successes, "frames": int(sum(lengths)),
+            "expert_plausible_success_rate": float(np.mean(plausible)),
+            "lengths": lengths, "success": successes, "plausible_success": plausible,
+            "frames": int(sum(lengths)),
             "seconds": round(time.perf_counter() - start, 1),
             "env_config": dataclasses.asdict(env.config),
             "expert_config": dataclasses.asdict(ScriptedExpert(env).config),
