@@ -32,7 +32,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from bridge.atomic import atomic_directory
-from mjx_env import task
+from mjx_env import control, task
 from mjx_env.config import EnvConfig, RandomizationConfig
 from mjx_env.paper_return import PaperReturn
 from mjx_env.scene import ARM_JOINTS
@@ -220,8 +220,7 @@ def verify(policy: pol.Policy, exported, ppo: PPOConfig, params: dict, stats: Ru
                               maxval=policy.joint_upper)
     x = normalize(stats, jp.concatenate([obs, base * policy.base_active], axis=-1))
     mean, _, _ = ActorCritic(hidden=ppo.hidden, init_log_std=ppo.init_log_std).apply(params, x)
-    residual = jp.clip(mean, -1.0, 1.0)
-    want = jp.clip(base + policy.scale * residual, policy.joint_lower, policy.joint_upper)
+    want = control.joint_target(base, mean, 1.0, policy.scale, policy.joint_lower, policy.joint_upper)
     errs = {name: float(jp.abs(fn(obs, base) - want).max())
             for name, fn in (("policy", policy), ("jax.export", exported))}
     text = ", ".join(f"{name} {e:.2g}" for name, e in errs.items())

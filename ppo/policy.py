@@ -25,6 +25,7 @@ import jax.numpy as jp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from mjx_env import control
 from mjx_env.scene import ARM_JOINTS
 from mjx_env.task import OBS_SIZE, OBS_SLICES
 from ppo.networks import RunningStats, normalize
@@ -58,8 +59,8 @@ class Actor(nn.Module):
 def joint_target(actor, stats, lower, upper, obs, base_action, *, hidden, scale, base_active):
     """Joint target (..., 6) rad of obs (..., 25) and base action (..., 6) rad, float32."""
     x = normalize(stats, jp.concatenate([obs, base_action * base_active], axis=-1))
-    residual = jp.clip(Actor(hidden).apply({"params": actor}, x), -1.0, 1.0)
-    return jp.clip(base_action + scale * residual, lower, upper)
+    residual = Actor(hidden).apply({"params": actor}, x)
+    return control.joint_target(base_action, residual, 1.0, scale, lower, upper)
 
 
 @dataclass(frozen=True)
