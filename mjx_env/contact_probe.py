@@ -13,6 +13,8 @@ tests/test_contact.py and benchmarks/contact.py.
 """
 from __future__ import annotations
 
+import functools
+
 import mujoco
 import numpy as np
 
@@ -124,7 +126,18 @@ def drag(force: float, sim_dt: float, travel: float = 0.05, lifted: float | None
 
 def drag_mjx(force: float, sim_dt: float, impl: str, travel: float = 0.05,
              lifted: float | None = None) -> dict:
-    """`drag` in MJX (`impl` "jax" or "warp"), one jitted scan over the physics steps."""
+    """`drag` in MJX (`impl` "jax" or "warp"), one jitted scan over the physics steps (compiled
+    once per sim_dt, impl and hover; the commands are its argument)."""
+    model, run, start = _mjx_runner(sim_dt, impl, lifted)
+    steps = int(round((SETTLE_S + MOVE_S + HOLD_S) / sim_dt))
+    t = np.arange(steps) * sim_dt
+    qpos = run(np.stack(schedule(t, force, travel, lifted), -1).astype(np.float32))
+    return _summary(model, np.vstack([start[None], np.asarray(qpos)]), travel, sim_dt)
+
+
+@functools.lru_cache(maxsize=8)
+def _mjx_runner(sim_dt: float, impl: str, lifted: float | None):
+    """(probe MjModel, jitted ctrl (T, 2) -> qpos (T, nq), start qpos) for one set-up."""
     import jax
     import jax.numpy as jp
     from mujoco import mjx
@@ -134,15 +147,12 @@ def drag_mjx(force: float, sim_dt: float, impl: str, travel: float = 0.05,
         model.dof_damping[model.jnt_dofadr[model.joint("z").id]] = 1e6
     m = put_model(model, impl)
     kwargs = {"naconmax": 16, "njmax": 64} if impl == "warp" else {}
-    d = mjx.make_data(model, impl=impl, **kwargs).replace(qpos=jp.asarray(start_qpos(model, lifted)))
-    steps = int(round((SETTLE_S + MOVE_S + HOLD_S) / sim_dt))
-    t = np.arange(steps) * sim_dt
-    ctrl = jp.asarray(np.stack(schedule(t, force, travel, lifted), -1), jp.float32)
+    start = start_qpos(model, lifted)
+    d0 = mjx.make_data(model, impl=impl, **kwargs).replace(qpos=jp.asarray(start))
 
     def body(d, u):
         d = mjx.step(m, d.replace(ctrl=u))
         return d, d.qpos
 
-    _, qpos = jax.jit(lambda d: jax.lax.scan(body, d, ctrl))(d)
-    return _summary(model, np.vstack([start_qpos(model, lifted)[None], np.asarray(qpos)]), travel,
-                    sim_dt)
+    run = jax.jit(lambda ctrl: jax.lax.scan(body, d0, ctrl)[1])
+    return model, run, start

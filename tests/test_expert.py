@@ -6,21 +6,22 @@ from mjx_env.expert import ScriptedExpert
 from mjx_env.paper_return import make
 from mjx_env.rollout import evaluate, plausibility_summary, rate_with_ci
 
-EPISODES = 128
 SEED = 0
 
 
-@pytest.mark.parametrize("impl", ["jax", "warp"])
-def test_expert_succeeds_plausibly_in_randomised_episodes(impl):
-    env = make(num_envs=EPISODES, impl=impl)
+# 128 episodes on jax (CI's default impl); warp is 3x slower on a CPU, so 48 here, and its 128-
+# and 1024-episode figures are in README "Scripted expert" (python benchmarks/expert.py).
+@pytest.mark.parametrize("impl, episodes", [("jax", 128), ("warp", 48)])
+def test_expert_succeeds_plausibly_in_randomised_episodes(impl, episodes):
+    env = make(num_envs=episodes, impl=impl)
     assert env.config.randomization.enabled
-    result = evaluate(env, ScriptedExpert(env), EPISODES, seed=SEED)
+    result = evaluate(env, ScriptedExpert(env), episodes, seed=SEED)
     success, plausible = rate_with_ci(result["success"]), rate_with_ci(result["plausible_success"])
     audit = plausibility_summary(result["trace"])
     print(f"\nscripted expert ({impl}): success {success['rate']:.1%} (95% CI "
           f"{success['ci95'][0]:.1%}..{success['ci95'][1]:.1%}), plausible success "
           f"{plausible['rate']:.1%} (95% CI {plausible['ci95'][0]:.1%}..{plausible['ci95'][1]:.1%}) "
-          f"over {EPISODES} episodes, median {np.median(result['steps'])} steps; {audit}")
+          f"over {episodes} episodes, median {np.median(result['steps'])} steps; {audit}")
     assert plausible["rate"] >= 0.90
     # The expert itself never pushes into the table or lifts the sheet; a rare float32 solver
     # jolt of impl="jax" (README "Contact") may flag an episode, and is counted, not hidden.
