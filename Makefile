@@ -38,8 +38,8 @@ export: $(STAMP)
 	@test -n "$(CKPT)" || { echo "make export needs CKPT=runs/<name>/checkpoints/<iteration> (or a run dir)" >&2; exit 2; }
 	$(PY) -m ppo.export $(CKPT) $(OUT) $(ARGS)
 
-# make base: scripted-expert demos with rendered frames (data/demos, ~8 min on 2 CPU cores),
-# then behaviour cloning of the vision chunk policy (bases/bc, ~3 min). Each step runs only
+# make base: scripted-expert demos with rendered frames (data/demos, ~12 min on 2 CPU cores),
+# then behaviour cloning of the vision chunk policy (bases/bc, ~9 min). Each step runs only
 # when its output is missing or older than its input; delete the folder to redo it.
 DEMOS ?= data/demos
 EPISODES ?= 320
