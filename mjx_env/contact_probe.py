@@ -23,7 +23,6 @@ from mjx_env.scene import load_mj_model, put_model
 
 TIP_RADIUS = 0.008  # m, the fingertip sphere of ../shared/paper_return_task.md
 SHEET_HALF = (0.074, 0.105, 0.0005)  # m, A5 x 1 mm
-SHEET_MASS = 0.005  # kg
 PROBE_KP = 400.0  # N/m, x servo
 SETTLE_S, MOVE_S, HOLD_S = 0.4, 1.0, 0.3  # s: press, drag, let go
 
@@ -68,8 +67,8 @@ def probe_model(sim_dt: float) -> mujoco.MjModel:
 def schedule(t: np.ndarray, force: float, travel: float, lifted: float | None):
     """Probe commands at times `t` (s): x target (m) and z motor force (N, up positive).
 
-    `lifted` None: press down with `force`; else no force (the z joint is then held by `start`
-    at that height above the sheet)."""
+    `lifted` None: press down with `force`; else no force (the z joint, damped stiff, stays at
+    that height above the sheet)."""
     frac = np.clip((t - SETTLE_S) / MOVE_S, 0.0, 1.0)
     x = travel * frac
     z = np.where(t < 0.05, 0.0, -force) if lifted is None else np.zeros_like(t)
@@ -109,9 +108,7 @@ def drag(force: float, sim_dt: float, travel: float = 0.05, lifted: float | None
     model = probe_model(sim_dt)
     data = mujoco.MjData(model)
     data.qpos[:] = start_qpos(model, lifted)
-    if lifted is not None:
-        model.jnt_range[model.joint("z").id] = 0  # hold the hover height: lock the z joint
-        model.jnt_limited[model.joint("z").id] = 0
+    if lifted is not None:  # hold the hover height: a z joint too damped to move
         model.dof_damping[model.jnt_dofadr[model.joint("z").id]] = 1e6
     steps = int(round((SETTLE_S + MOVE_S + HOLD_S) / sim_dt))
     t = np.arange(steps) * sim_dt
