@@ -20,7 +20,6 @@ import numpy as np
 
 ARM_ROOT = "base"  # the arm is the subtree of this body
 TABLE = "table"
-PAPER = "paper"
 
 
 class ArmGeoms(NamedTuple):
