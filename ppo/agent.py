@@ -1,7 +1,12 @@
 """Residual PPO: training state, rollout with chunked base actions, one jitted iteration.
 
 One iteration = `unroll_length` control steps of all envs (a `lax.scan`), GAE, then
-`update_epochs` x `num_minibatches` gradient steps, all inside one jitted function.
+`update_epochs` x `num_minibatches` gradient steps, all inside one jitted function. The policy
+is a tanh-squashed Gaussian (`ppo.networks`): residual actions in (-1, 1).
+
+The float hyperparameters in `HPARAMS` live in the training state (`TrainState.hp`, float32
+scalars), not in the compiled code, so one compiled iteration serves every value and
+`jax.vmap` runs several seeds and values side by side (`ppo.train.make_train`).
 """
 from __future__ import annotations
 
@@ -20,24 +25,43 @@ from ppo import losses, networks
 
 POLICY_INPUT = 25 + 6  # observation + base action
 PLAUSIBILITY_STEP_KEYS = ("arm_depth", "paper_lift", "paper_speed")  # m, m, m/s per env step
+# PPOConfig fields read from TrainState.hp at run time (vmappable); the rest shape the program.
+HPARAMS = ("learning_rate", "ent_coef", "clip_eps", "vf_coef", "gamma", "gae_lambda")
 
 
 @dataclass(frozen=True)
 class PPOConfig:
-    num_envs: int = 16
+    """PPO settings. The defaults are the one-GPU defaults chosen by the sweep recorded in
+    `benchmarks/results/learning_gpu.json`; `ppo.train` lowers num_envs / num_minibatches on a
+    CPU (`CPU_DEFAULTS`)."""
+
+    num_envs: int = 4096
     unroll_length: int = 16  # control steps per env per iteration
     learning_rate: float = 1e-3
-    lr_final_fraction: float = 0.1  # linear decay to this fraction over the run
+    lr_final_fraction: float = 0.1  # linear decay to this fraction over the run's iterations
     gamma: float = 0.97
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
     vf_coef: float = 0.5
-    ent_coef: float = 1e-3
+    ent_coef: float = 1e-2
     max_grad_norm: float = 0.5
-    update_epochs: int = 4
-    num_minibatches: int = 4
+    update_epochs: int = 8
+    num_minibatches: int = 32
     hidden: tuple[int, ...] = (256, 256)
-    init_log_std: float = -1.0
+    init_log_std: float = -0.5  # pre-squash std 0.61 at the start
+
+
+# What a CPU can run in minutes (it shows learning; the task needs a GPU's batch).
+CPU_DEFAULTS = {"num_envs": 32, "num_minibatches": 8}
+
+
+def hparams(cfg: PPOConfig, **values) -> dict:
+    """{name: float32 scalar} of `HPARAMS` from `cfg`, overridden by `values` (arrays with a
+    leading axis to vmap over them)."""
+    unknown = set(values) - set(HPARAMS)
+    if unknown:
+        raise ValueError(f"not a vmappable hyperparameter: {sorted(unknown)}; choose from {HPARAMS}")
+    return {k: jp.asarray(values.get(k, getattr(cfg, k)), jp.float32) for k in HPARAMS}
 
 
 @struct.dataclass
@@ -50,12 +74,12 @@ class TrainState:
     rng: jax.Array
     iteration: jax.Array  # int32 scalar
     env_steps: jax.Array  # int32 scalar, env steps so far (all envs)
+    hp: dict  # HPARAMS -> float32 scalar
 
 
-def make_optimizer(cfg: PPOConfig, num_iterations: int) -> optax.GradientTransformation:
-    updates = max(1, num_iterations * cfg.update_epochs * cfg.num_minibatches)
-    schedule = optax.linear_schedule(cfg.learning_rate, cfg.learning_rate * cfg.lr_final_fraction, updates)
-    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(schedule, eps=1e-5))
+def make_optimizer(cfg: PPOConfig) -> optax.GradientTransformation:
+    """Gradient clipping + Adam's direction; the (traced) learning rate is applied by the agent."""
+    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.scale_by_adam(eps=1e-5))
 
 
 class Agent:
@@ -64,23 +88,30 @@ class Agent:
     def __init__(self, env, wrapped_env, base: BasePolicy, cfg: PPOConfig, num_iterations: int):
         self.env, self.wrapped, self.base, self.cfg = env, wrapped_env, base, cfg
         self.net = networks.ActorCritic(hidden=cfg.hidden, init_log_std=cfg.init_log_std)
-        self.optimizer = make_optimizer(cfg, num_iterations)
+        self.optimizer = make_optimizer(cfg)
+        self.num_iterations = num_iterations
 
-    def init(self, rng: jax.Array) -> TrainState:
+    def init(self, rng: jax.Array, hp: dict | None = None) -> TrainState:
+        """A fresh state; `hp` as `hparams(cfg, ...)` (default: the config's values)."""
         k_net, k_env, rng = jax.random.split(rng, 3)
         params = self.net.init(k_net, jp.zeros((1, POLICY_INPUT)))
         env_state = self.wrapped.reset(jax.random.split(k_env, self.cfg.num_envs))
         return TrainState(params, self.optimizer.init(params), networks.init_stats(POLICY_INPUT),
                           env_state, chunk_cache.init(self.cfg.num_envs, self.base.horizon),
-                          rng, jp.int32(0), jp.int32(0))
+                          rng, jp.int32(0), jp.int32(0), hp if hp is not None else hparams(self.cfg))
+
+    def learning_rate(self, ts: TrainState) -> jax.Array:
+        """hp learning rate, decayed linearly to `lr_final_fraction` of it over the run."""
+        progress = jp.minimum(ts.iteration / max(1, self.num_iterations), 1.0)
+        return ts.hp["learning_rate"] * (1.0 - (1.0 - self.cfg.lr_final_fraction) * progress)
 
     def policy_input(self, stats, obs, base_action):
         return networks.normalize(stats, jp.concatenate([obs, base_action], axis=-1))
 
     def deterministic_residual(self, params, stats, obs, base_action):
-        """Mean residual action (..., 6), clipped to [-1, 1]: the policy used for evaluation."""
+        """Residual action (..., 6) tanh(mean) in (-1, 1): the policy used for evaluation."""
         mean, _, _ = self.net.apply(params, self.policy_input(stats, obs, base_action))
-        return jp.clip(mean, -1.0, 1.0)
+        return networks.squash(mean)
 
     def _step(self, ts: TrainState, _):
         params, stats = ts.params, ts.stats
@@ -88,15 +119,16 @@ class Agent:
         x = self.policy_input(stats, ts.env_state.obs, base_action)
         mean, log_std, value = self.net.apply(params, x)
         rng, key = jax.random.split(ts.rng)
-        action = mean + jp.exp(log_std) * jax.random.normal(key, mean.shape)
-        log_prob = networks.gaussian_log_prob(mean, log_std, action)
+        u = mean + jp.exp(log_std) * jax.random.normal(key, mean.shape)  # pre-squash sample
+        action = networks.squash(u)
+        log_prob = networks.squashed_log_prob(mean, log_std, u)
         env_state = set_base(ts.env_state, base_action, self.base.active)
         nxt = self.wrapped.step(env_state, action)
         _, _, next_value = self.net.apply(params, self.policy_input(stats, nxt.info[FINAL_OBS], base_action))
         cache = chunk_cache.after_step(cache, nxt.done, self.base.refresh)
         ep = nxt.info["episode_metrics"]
         transition = dict(
-            x=x, raw=jp.concatenate([ts.env_state.obs, base_action], -1), action=action,
+            x=x, raw=jp.concatenate([ts.env_state.obs, base_action], -1), u=u,
             log_prob=log_prob, value=value, next_value=next_value, reward=nxt.reward,
             done=nxt.done, truncation=nxt.info["truncation"], residual=jp.abs(action).mean(-1),
             ep_return=ep["sum_reward"] * nxt.done, ep_success=ep["success"] * nxt.done,
@@ -108,39 +140,45 @@ class Agent:
                         env_steps=ts.env_steps + self.cfg.num_envs)
         return ts, transition
 
-    def _loss(self, params, batch):
+    def _loss(self, params, batch, hp, key):
         mean, log_std, value = self.net.apply(params, batch["x"])
-        log_prob = networks.gaussian_log_prob(mean, log_std, batch["action"])
-        entropy = jp.broadcast_to(networks.gaussian_entropy(log_std), log_prob.shape)
+        log_prob = networks.squashed_log_prob(mean, log_std, batch["u"])
+        fresh = mean + jp.exp(log_std) * jax.random.normal(key, mean.shape)
+        entropy = networks.squashed_entropy(log_std, fresh)
         parts = losses.ppo_loss(log_prob, batch["log_prob"], batch["advantage"], value,
-                                batch["target"], entropy, self.cfg.clip_eps, self.cfg.vf_coef,
-                                self.cfg.ent_coef)
+                                batch["target"], entropy, hp["clip_eps"], hp["vf_coef"],
+                                hp["ent_coef"])
         return parts.total, parts
 
     def iteration(self, ts: TrainState) -> tuple[TrainState, dict]:
-        cfg = self.cfg
+        cfg, hp = self.cfg, ts.hp
         calls_before = ts.cache.calls
+        lr = self.learning_rate(ts)
         ts, tr = jax.lax.scan(self._step, ts, None, cfg.unroll_length)
         adv, target = losses.gae(tr["reward"], tr["value"], tr["next_value"], tr["done"],
-                                 tr["truncation"], cfg.gamma, cfg.gae_lambda)
+                                 tr["truncation"], hp["gamma"], hp["gae_lambda"])
         flat = lambda a: a.reshape((-1,) + a.shape[2:])  # noqa: E731
-        data = {"x": flat(tr["x"]), "action": flat(tr["action"]), "log_prob": flat(tr["log_prob"]),
+        data = {"x": flat(tr["x"]), "u": flat(tr["u"]), "log_prob": flat(tr["log_prob"]),
                 "advantage": flat(adv), "target": flat(target)}
         n = data["x"].shape[0]
         mb = n // cfg.num_minibatches
 
         def epoch(carry, key):
             params, opt_state = carry
-            perm = jax.random.permutation(key, n)[: mb * cfg.num_minibatches]
+            k_perm, k_ent = jax.random.split(key)
+            perm = jax.random.permutation(k_perm, n)[: mb * cfg.num_minibatches]
             batches = jax.tree.map(lambda a: a[perm].reshape((cfg.num_minibatches, mb) + a.shape[1:]), data)
 
-            def minibatch(carry, batch):
+            def minibatch(carry, xs):
                 params, opt_state = carry
-                (_, parts), grads = jax.value_and_grad(self._loss, has_aux=True)(params, batch)
+                batch, k = xs
+                (_, parts), grads = jax.value_and_grad(self._loss, has_aux=True)(params, batch, hp, k)
                 updates, opt_state = self.optimizer.update(grads, opt_state, params)
+                updates = jax.tree.map(lambda g: -lr * g, updates)
                 return (optax.apply_updates(params, updates), opt_state), parts
 
-            return jax.lax.scan(minibatch, (params, opt_state), batches)
+            return jax.lax.scan(minibatch, (params, opt_state),
+                                (batches, jax.random.split(k_ent, cfg.num_minibatches)))
 
         rng, key = jax.random.split(ts.rng)
         (params, opt_state), parts = jax.lax.scan(
@@ -154,6 +192,7 @@ class Agent:
             "approx_kl": parts.approx_kl.mean(), "clip_fraction": parts.clip_fraction.mean(),
             "explained_variance": 1.0 - jp.var(target - tr["value"]) / jp.maximum(var, 1e-8),
             "residual_abs_mean": tr["residual"].mean(), "reward_mean": tr["reward"].mean(),
+            "learning_rate": lr, "policy_std_mean": jp.exp(ts.params["params"]["log_std"]).mean(),
             # batched base calls per control step (1 / horizon with a full cache)
             "base_calls_per_step": (ts.cache.calls - calls_before) / cfg.unroll_length,
             "episodes": episodes,

@@ -39,6 +39,7 @@ from mjx_env.scene import ARM_JOINTS
 from ppo import policy as pol
 from ppo import train
 from ppo.agent import PPOConfig, TrainState, make_optimizer
+from ppo import networks
 from ppo.networks import ActorCritic, RunningStats, init_stats, normalize
 from ppo.train import RunConfig, latest_checkpoint
 
@@ -88,7 +89,7 @@ def restore_params(checkpoint: Path, run: RunConfig, ppo: PPOConfig) -> tuple[di
                               "update ppo.export.restore_params")
     net = ActorCritic(hidden=ppo.hidden, init_log_std=ppo.init_log_std)
     params = jax.eval_shape(net.init, jax.random.PRNGKey(0), jp.zeros((1, pol.POLICY_INPUT)))
-    template = (params, jax.eval_shape(make_optimizer(ppo, run.iterations).init, params),
+    template = (params, jax.eval_shape(make_optimizer(ppo).init, params),
                 jax.eval_shape(lambda: init_stats(pol.POLICY_INPUT)))
     leaves, treedef = jax.tree.flatten(template)
     item = {str(i): jax.ShapeDtypeStruct(x.shape, x.dtype) for i, x in enumerate(leaves)
@@ -157,7 +158,7 @@ def manifest(checkpoint: Path, config: dict, env: PaperReturn, base: dict, hidde
         "action": {
             "unit": "sim radians (MuJoCo joint angles of assets/so101.xml, order joint_order); "
                     "converting to and from the robot's units is the bridge's job",
-            "control_law": "target = clip(base_action + alpha * action_scale * clip(residual, -1, 1), "
+            "control_law": "target = clip(base_action + alpha * action_scale * residual, "
                            "joint_lower, joint_upper)",
             "alpha": cfg.alpha, "action_scale": cfg.action_scale,
             "joint_lower": [float(x) for x in env.joint_lower],
@@ -172,7 +173,8 @@ def manifest(checkpoint: Path, config: dict, env: PaperReturn, base: dict, hidde
         },
         "network": {"hidden": list(hidden), "activation": pol.ACTIVATION,
                     "layers": [f"Dense_{i}" for i in range(len(hidden) + 1)],
-                    "output": "residual mean (6,), clipped to [-1, 1]: the deterministic policy"},
+                    "output": "residual (6,) = tanh(last layer) in (-1, 1): the deterministic policy "
+                              "(tanh of the squashed Gaussian's mean)"},
         "params": {"dir": pol.PARAMS_DIR, "files": pol.list_files(params_dir),
                    "sha256": pol.hash_files(params_dir), "arrays_sha256": pol.hash_arrays(tree),
                    "layout": "orbax StandardCheckpointer, float32: actor {Dense_i: kernel (in, out), "
@@ -220,7 +222,7 @@ def verify(policy: pol.Policy, exported, ppo: PPOConfig, params: dict, stats: Ru
                               maxval=policy.joint_upper)
     x = normalize(stats, jp.concatenate([obs, base * policy.base_active], axis=-1))
     mean, _, _ = ActorCritic(hidden=ppo.hidden, init_log_std=ppo.init_log_std).apply(params, x)
-    want = control.joint_target(base, mean, 1.0, policy.scale, policy.joint_lower, policy.joint_upper)
+    want = control.joint_target(base, networks.squash(mean), 1.0, policy.scale, policy.joint_lower, policy.joint_upper)
     errs = {name: float(jp.abs(fn(obs, base) - want).max())
             for name, fn in (("policy", policy), ("jax.export", exported))}
     text = ", ".join(f"{name} {e:.2g}" for name, e in errs.items())

@@ -1,9 +1,13 @@
 """Actor-critic networks (Flax) and a running observation normaliser, as pure functions.
 
 The policy input is [obs (25), base action (6)]: the policy sees the base joint target it
-corrects. The actor outputs the mean (6,) and log-std (6,) of a Gaussian over the residual in
-[-1, 1] units (the env clips); its last layer starts near zero, so training starts from the base
-policy's behaviour. The critic is a separate MLP.
+corrects. The actor outputs the mean (6,) and log-std (6,) of a Gaussian over a pre-squash
+variable u; the residual is tanh(u) in (-1, 1) (a tanh-squashed Gaussian, as Brax's
+NormalTanhDistribution), so the action is bounded by construction: no mean can drift far past
+a clip, and the entropy of the squashed distribution is bounded, so an entropy bonus cannot
+blow the std up either. The deterministic residual is tanh(mean). The actor's last layer
+starts near zero, so training starts from the base policy's behaviour. The critic is a
+separate MLP.
 """
 from __future__ import annotations
 
@@ -73,3 +77,26 @@ def gaussian_log_prob(mean: jax.Array, log_std: jax.Array, action: jax.Array) ->
 
 def gaussian_entropy(log_std: jax.Array) -> jax.Array:
     return jp.sum(log_std + 0.5 * jp.log(2 * jp.pi * jp.e), axis=-1)
+
+
+def squash(u: jax.Array) -> jax.Array:
+    """Pre-squash variable (..., 6) -> residual action (..., 6) in (-1, 1)."""
+    return jp.tanh(u)
+
+
+def tanh_log_det_jacobian(u: jax.Array) -> jax.Array:
+    """sum over the last axis of log |d tanh(u) / du| = log(1 - tanh(u)^2), in the stable form
+    2 (log 2 - u - softplus(-2u))."""
+    return jp.sum(2.0 * (jp.log(2.0) - u - jax.nn.softplus(-2.0 * u)), axis=-1)
+
+
+def squashed_log_prob(mean: jax.Array, log_std: jax.Array, u: jax.Array) -> jax.Array:
+    """log-density of the action tanh(u) (..., ) under the tanh-squashed Gaussian; taking u
+    (not the action) avoids atanh of a saturated action."""
+    return gaussian_log_prob(mean, log_std, u) - tanh_log_det_jacobian(u)
+
+
+def squashed_entropy(log_std: jax.Array, u: jax.Array) -> jax.Array:
+    """One-sample estimate of the squashed distribution's entropy, u drawn from N(mean, std):
+    H[tanh(U)] = H[U] + E[log |d tanh / du|] (the estimator Brax uses)."""
+    return gaussian_entropy(log_std) + tanh_log_det_jacobian(u)

@@ -5,7 +5,7 @@
     module = to_torch("exports/zero_cpu-150")   # the same residual as a torch.nn.Module
 
 The control law is the env's: `target = clip(base + alpha * action_scale * residual, joint
-limits)` with `residual = clip(actor(normalise([obs, base_in])), -1, 1)`, float32, sim radians
+limits)` with `residual = tanh(actor(normalise([obs, base_in])))`, float32, sim radians
 (order `mjx_env.scene.ARM_JOINTS`). For an inactive base (`zero`) the network saw `base_in = 0`
 in training and the env added the residual to the previous target: pass the previous target as
 `base_action`. This module imports no trainer code (no ppo.train, ppo.agent, torch at load).
@@ -31,7 +31,7 @@ from mjx_env.task import OBS_SIZE, OBS_SLICES
 from ppo.networks import RunningStats, normalize
 
 FORMAT = "paper_return-residual-policy"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: tanh-squashed residual (1: clipped mean)
 ACTION_SIZE = 6
 POLICY_INPUT = OBS_SIZE + ACTION_SIZE  # observation + base action
 MANIFEST, PARAMS_DIR, JAX_EXPORT = "manifest.json", "params", "policy.jax_export"
@@ -44,7 +44,7 @@ class ExportError(ValueError):
 
 class Actor(nn.Module):
     """The actor branch of `ppo.networks.ActorCritic`, same layer names (Dense_0..Dense_n):
-    normalised input (..., 31) -> residual mean (..., 6), unclipped."""
+    normalised input (..., 31) -> pre-squash mean (..., 6); the residual is tanh of it."""
 
     hidden: Sequence[int]
 
@@ -59,7 +59,7 @@ class Actor(nn.Module):
 def joint_target(actor, stats, lower, upper, obs, base_action, *, hidden, scale, base_active):
     """Joint target (..., 6) rad of obs (..., 25) and base action (..., 6) rad, float32."""
     x = normalize(stats, jp.concatenate([obs, base_action * base_active], axis=-1))
-    residual = Actor(hidden).apply({"params": actor}, x)
+    residual = jp.tanh(Actor(hidden).apply({"params": actor}, x))
     return control.joint_target(base_action, residual, 1.0, scale, lower, upper)
 
 
@@ -281,7 +281,7 @@ def to_torch(out_dir):
             x = torch.clamp((x - self.mean) / self.std, -10.0, 10.0)
             for layer in self.layers[:-1]:
                 x = torch.nn.functional.silu(layer(x))  # swish
-            residual = torch.clamp(self.layers[-1](x), -1.0, 1.0)
+            residual = torch.tanh(self.layers[-1](x))
             return torch.clamp(base_action + self.scale * residual, self.joint_lower, self.joint_upper)
 
     return ResidualPolicy().eval().requires_grad_(False)

@@ -154,7 +154,7 @@ def _tamper(key, value):
     (_tamper("obs_size", 24), "manifest obs_size 24 != 25"),
     (_tamper("joint_order", ["shoulder_lift", "shoulder_pan", "elbow_flex", "wrist_flex",
                              "wrist_roll", "gripper"]), "manifest joint_order"),
-    (_tamper("format_version", 2), "manifest format_version 2 != 1"),
+    (_tamper("format_version", 1), "manifest format_version 1 != 2"),
     (_tamper("params.sha256", "0" * 64), "params hash mismatch"),
     (_tamper("network.activation", "relu"), "activation 'relu' != 'swish'"),
 ])
