@@ -6,7 +6,9 @@ target_t = target_{t-1} + alpha * action_scale * action.
 
     python -m ppo.brax_baseline --num-envs 16 --timesteps 20000      # CPU, a couple of minutes
 
-PPO settings are our `ppo.agent.PPOConfig` defaults, mapped onto Brax's arguments.
+Settings: MuJoCo Playground's tuned Brax PPO parameters for its manipulation task
+PandaPickCube (`PLAYGROUND_PICK_CUBE`, the peer `benchmarks/ppo_vs_brax.py` measures against),
+or any `PPOConfig` mapped onto Brax's arguments (`from_ppo_config`).
 """
 from __future__ import annotations
 
@@ -51,17 +53,46 @@ def brax_wrap(env, episode_length=None, action_repeat=1, randomization_fn=None, 
     return wrap_for_training(env, episode_length)
 
 
-def train(ppo: PPOConfig, timesteps: int, seed: int = 0, episode_length: int = 300,
-          num_evals: int = 2, num_eval_envs: int | None = None, impl: str | None = None, log=print):
-    """Brax PPO with the settings of our `PPOConfig` (an iteration = num_envs x unroll_length env
-    steps, then update_epochs x num_minibatches updates). Returns (make_policy, params, list of
-    (env steps, metrics dict)); evaluation is deterministic."""
-    check_num_envs(ppo.num_envs)
+# MuJoCo Playground, manipulation_params.brax_ppo_config("PandaPickCube"): 2048 envs; a training
+# step = batch_size x num_minibatches x unroll_length env steps (8 unrolls per env), then
+# num_updates_per_batch x num_minibatches gradient steps; policy 4 x 32, value 5 x 256.
+PLAYGROUND_PICK_CUBE = dict(
+    num_envs=2048, batch_size=512, num_minibatches=32, num_updates_per_batch=8, unroll_length=10,
+    learning_rate=1e-3, entropy_cost=2e-2, discounting=0.97, gae_lambda=0.95, clipping_epsilon=0.3,
+    max_grad_norm=1.0, reward_scaling=1.0, policy_hidden=(32, 32, 32, 32), value_hidden=(256,) * 5)
+
+
+def playground_settings(num_envs: int) -> dict:
+    """PLAYGROUND_PICK_CUBE for another env count, keeping 8 unrolls per env per training step
+    (batch_size scaled with num_envs: 512 at 2048)."""
+    s = PLAYGROUND_PICK_CUBE
+    return {**s, "num_envs": num_envs, "batch_size": max(1, 8 * num_envs // s["num_minibatches"])}
+
+
+def from_ppo_config(ppo: PPOConfig) -> dict:
+    """Brax arguments for our PPOConfig (an iteration = num_envs x unroll_length env steps,
+    then update_epochs x num_minibatches updates)."""
     if ppo.num_envs % ppo.num_minibatches:
         raise ValueError(f"num_envs ({ppo.num_envs}) must be a multiple of num_minibatches "
                          f"({ppo.num_minibatches}) for Brax's batching")
+    return dict(num_envs=ppo.num_envs, batch_size=ppo.num_envs // ppo.num_minibatches,
+                num_minibatches=ppo.num_minibatches, num_updates_per_batch=ppo.update_epochs,
+                unroll_length=ppo.unroll_length, learning_rate=ppo.learning_rate,
+                entropy_cost=ppo.ent_coef, discounting=ppo.gamma, gae_lambda=ppo.gae_lambda,
+                clipping_epsilon=ppo.clip_eps, max_grad_norm=ppo.max_grad_norm, reward_scaling=1.0,
+                policy_hidden=ppo.hidden, value_hidden=ppo.hidden)
+
+
+def train(settings: dict, timesteps: int, seed: int = 0, episode_length: int = 300,
+          num_evals: int = 2, num_eval_envs: int | None = None, impl: str | None = None, log=print,
+          params_fn=None):
+    """Brax PPO with `settings` (`PLAYGROUND_PICK_CUBE` or `from_ppo_config(...)`). Returns
+    (make_policy, params, list of (env steps, metrics dict)); evaluation is deterministic.
+    `params_fn(env_steps, params)` receives the policy params at each evaluation point."""
+    s = dict(settings)
+    check_num_envs(s["num_envs"])
     _jax_compat()
-    env = make(num_envs=ppo.num_envs, impl=impl, episode_length=episode_length)
+    env = make(num_envs=s["num_envs"], impl=impl, episode_length=episode_length)
     history = []
     start = time.monotonic()
 
@@ -72,19 +103,15 @@ def train(ppo: PPOConfig, timesteps: int, seed: int = 0, episode_length: int = 3
             f"eval return {row.get('eval/episode_reward', float('nan')):8.3f}  "
             f"eval success {row.get('eval/episode_success', float('nan')):.3f}")
 
+    network = functools.partial(ppo_networks.make_ppo_networks,
+                                policy_hidden_layer_sizes=tuple(s.pop("policy_hidden")),
+                                value_hidden_layer_sizes=tuple(s.pop("value_hidden")))
     make_policy, params, _ = brax_ppo.train(
-        environment=env, num_timesteps=timesteps, num_envs=ppo.num_envs,
-        episode_length=episode_length, wrap_env_fn=brax_wrap, unroll_length=ppo.unroll_length,
-        batch_size=ppo.num_envs // ppo.num_minibatches, num_minibatches=ppo.num_minibatches,
-        num_updates_per_batch=ppo.update_epochs, learning_rate=ppo.learning_rate,
-        entropy_cost=ppo.ent_coef, discounting=ppo.gamma, gae_lambda=ppo.gae_lambda,
-        clipping_epsilon=ppo.clip_eps, max_grad_norm=ppo.max_grad_norm,
-        normalize_observations=True, num_evals=num_evals,
-        num_eval_envs=num_eval_envs or ppo.num_envs, deterministic_eval=True,
-        network_factory=functools.partial(ppo_networks.make_ppo_networks,
-                                          policy_hidden_layer_sizes=ppo.hidden,
-                                          value_hidden_layer_sizes=ppo.hidden),
-        seed=seed, progress_fn=progress)
+        environment=env, num_timesteps=timesteps, episode_length=episode_length,
+        wrap_env_fn=brax_wrap, normalize_observations=True, num_evals=num_evals,
+        num_eval_envs=num_eval_envs or s["num_envs"], deterministic_eval=True,
+        network_factory=network, seed=seed, progress_fn=progress,
+        policy_params_fn=lambda steps, _, p: params_fn and params_fn(steps, p), **s)
     return make_policy, params, history
 
 
@@ -101,7 +128,7 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=Path("runs/brax_baseline.json"),
                    help="metrics JSON (default runs/brax_baseline.json)")
     args = p.parse_args(argv)
-    _, _, history = train(PPOConfig(num_envs=args.num_envs), args.timesteps, args.seed,
+    _, _, history = train(playground_settings(args.num_envs), args.timesteps, args.seed,
                           args.episode_length, impl=args.impl)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},

@@ -5,8 +5,8 @@
     python -m ppo.train --base scripted:0.05 --out runs/noisy
     python -m ppo.train --out runs/ppo --resume # continue the run in runs/ppo
 
-Defaults: the one-GPU settings of `PPOConfig` (4096 envs, 250 iterations = 16.4M env steps).
-On a CPU: 32 envs, 8 minibatches, 150 iterations (a few minutes): the return rises, but the
+Defaults: the one-GPU settings of `PPOConfig` (4096 envs, 150 iterations = 9.8M env steps).
+On a CPU: 32 envs, 8 minibatches, 100 iterations (~5 minutes): the return rises, but the
 task needs a GPU's batch.
 
 Writes to --out: metrics.jsonl (one JSON object per iteration), checkpoints/<iteration>/ (orbax:
@@ -53,7 +53,7 @@ class RunConfig:
     out: str = "runs/ppo"
 
 
-GPU_ITERATIONS, CPU_ITERATIONS = 250, 150  # 16.4M env steps on a GPU; a few minutes on a CPU
+GPU_ITERATIONS, CPU_ITERATIONS = 150, 100  # 9.8M env steps on a GPU; a few minutes on a CPU
 
 
 class NonFiniteError(FloatingPointError):

@@ -3,12 +3,12 @@ import jax
 import numpy as np
 
 from ppo.agent import PPOConfig
-from ppo.brax_baseline import train
+from ppo.brax_baseline import from_ppo_config, train
 
 
 def test_brax_ppo_runs_on_paper_return():
     ppo = PPOConfig(num_envs=4, unroll_length=5, num_minibatches=2, hidden=(64, 64))
-    make_policy, params, history = train(ppo, timesteps=400, episode_length=20, num_evals=2)
+    make_policy, params, history = train(from_ppo_config(ppo), timesteps=400, episode_length=20, num_evals=2)
     steps = [s for s, _ in history]
     assert steps[0] == 0 and steps[-1] >= 400
     last = history[-1][1]
