@@ -2,8 +2,8 @@
 learning comparison in one run, same env (paper_return, zero base, DR on, the device's MJX
 impl), same env-step budget, same evaluation.
 
-Both are evaluated at the same `--evals` points with deterministic policies on the same 128
-fixed-seed episodes of our evaluator (`ppo.evaluate.evaluate_base`; Brax's own eval numbers are
+Both are evaluated at the same `--evals` points with deterministic policies on the same
+`--eval-episodes` fixed-seed episodes of our evaluator (`ppo.evaluate.evaluate_base`; Brax's own eval numbers are
 recorded beside it): plausible success there gives the env steps and training wall-clock to
 80% plausible success. Training wall-clock excludes evaluation; ours excludes compilation
 (reported apart); Brax's `training/walltime` includes its one compilation of the training
@@ -12,7 +12,7 @@ Differences that remain by design: Playground's settings (2048 envs, unroll 10, 
 env per update, a 4 x 32 policy and 5 x 256 value network, entropy 2e-2, clip 0.3) against our
 defaults (`ppo.agent.PPOConfig`); Brax masks time-out steps out of its loss (ours bootstraps).
 
-    python benchmarks/ppo_vs_brax.py                                  # CPU: tiny, minutes
+    python benchmarks/ppo_vs_brax.py                                  # CPU: tiny, ~15 minutes
     python benchmarks/ppo_vs_brax.py --env-steps 8000000 --evals 8    # GPU
 """
 from __future__ import annotations
@@ -38,7 +38,6 @@ from ppo.agent import CPU_DEFAULTS, PPOConfig  # noqa: E402
 from ppo.evaluate import evaluate_base, summary  # noqa: E402
 from ppo.train import RunConfig, build, make_train  # noqa: E402
 
-EVAL_EPISODES = 128
 TARGET = 0.8
 
 
@@ -77,7 +76,7 @@ def run_brax(args, evaluator) -> dict:
     points = []
 
     make_policy, _, rows = brax_baseline.train(
-        settings, args.env_steps, args.seed, num_evals=args.evals + 1, num_eval_envs=EVAL_EPISODES,
+        settings, args.env_steps, args.seed, num_evals=args.evals + 1, num_eval_envs=args.eval_episodes,
         impl=args.impl, params_fn=lambda steps, p: steps > 0 and points.append((steps, p)))
     out = []
     metrics = dict(rows)
@@ -104,6 +103,7 @@ def main():
     p.add_argument("--evals", type=int, default=8 if gpu else 2, help="evaluation points")
     p.add_argument("--num-envs", type=int, default=None, help="ours (default: ppo.train's)")
     p.add_argument("--brax-num-envs", type=int, default=2048 if gpu else 16)
+    p.add_argument("--eval-episodes", type=int, default=128 if gpu else 16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--impl", choices=["jax", "warp"], default=None)
     p.add_argument("--out", type=Path, default=None)
@@ -111,10 +111,10 @@ def main():
     ppo = PPOConfig() if gpu else PPOConfig(**CPU_DEFAULTS)
     ppo = dataclasses.replace(ppo, num_envs=args.num_envs or ppo.num_envs)
     run = RunConfig(impl=args.impl)
-    _, eval_agent = build(run, dataclasses.replace(ppo, num_envs=EVAL_EPISODES))
+    _, eval_agent = build(run, dataclasses.replace(ppo, num_envs=args.eval_episodes))
 
     def evaluator(residual) -> dict:
-        s = summary(evaluate_base(eval_agent.env, eval_agent.base, EVAL_EPISODES, residual=residual))
+        s = summary(evaluate_base(eval_agent.env, eval_agent.base, args.eval_episodes, residual=residual))
         return {k: s[k] for k in ("success_rate", "plausible_success_rate", "plausible_ci95",
                                   "mean_return", "arm_depth_max", "paper_lift_max")}
 
@@ -136,7 +136,7 @@ def main():
                      "python": platform.python_version()},
         "env": {"base": "zero", "sim_dt": eval_agent.env.config.sim_dt,
                 "solver_iterations": int(eval_agent.env.mj_model.opt.iterations),
-                "eval_episodes": EVAL_EPISODES, "env_step_budget": args.env_steps},
+                "eval_episodes": args.eval_episodes, "env_step_budget": args.env_steps},
         "results": results, "ratios": ratios,
     }
     print(f"\n{'trainer':>8} {'env steps':>10} {'steps/s':>9} {'final plausible':>16} "

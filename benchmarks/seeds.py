@@ -44,24 +44,37 @@ TARGET = 0.8  # plausible success the curves are timed to
 PACKAGES = ("jax", "jaxlib", "mujoco", "mujoco-mjx", "warp-lang", "flax", "optax")
 
 
-def mean_ci(values) -> dict:
-    """Mean and 95% Student-t CI over runs (None where fewer than 2 finite values)."""
+def mean_ci(values, lo=-np.inf, hi=np.inf) -> dict:
+    """Mean and 95% Student-t CI over runs, clipped to [lo, hi] (None where fewer than 2 finite
+    values)."""
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], float)
     if len(v) == 0:
         return {"mean": None, "ci95": None, "n": 0}
     if len(v) < 2:
         return {"mean": float(v.mean()), "ci95": None, "n": 1}
     half = sps.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
-    return {"mean": float(v.mean()), "ci95": [float(v.mean() - half), float(v.mean() + half)], "n": len(v)}
+    return {"mean": float(v.mean()), "ci95": [float(max(lo, v.mean() - half)),
+                                              float(min(hi, v.mean() + half))], "n": len(v)}
 
 
 def first_reach(curve: np.ndarray, env_steps: np.ndarray, wall: np.ndarray) -> dict | None:
-    """Env steps and wall-clock (s) of the first iteration whose training plausible success
-    (episodes ended in that iteration) is >= TARGET; None if never."""
-    hit = np.flatnonzero(np.nan_to_num(curve, nan=0.0) >= TARGET)
+    """Env steps and wall-clock (s) of the first iteration whose windowed training plausible
+    success (`windowed_rate`) is >= TARGET; None if never."""
+    hit = np.flatnonzero(curve >= TARGET)
     if len(hit) == 0:
         return None
     return {"iteration": int(hit[0]) + 1, "env_steps": int(env_steps[hit[0]]), "wall_s": float(wall[hit[0]])}
+
+
+def windowed_rate(rates: np.ndarray, episodes: np.ndarray, window: int) -> np.ndarray:
+    """(runs, iterations) per-iteration rates over the episodes that ended in each iteration ->
+    the rate over all episodes that ended in the last `window` iterations (one episode length:
+    time-outs end in waves, so one iteration alone swings between 0 and 1); 0 before any."""
+    hits = np.cumsum(np.nan_to_num(rates) * episodes, axis=1)
+    count = np.cumsum(episodes, axis=1)
+    pad = lambda a: np.concatenate([np.zeros_like(a[:, :window]), a], axis=1)[:, :a.shape[1]]  # noqa: E731
+    n = count - pad(count)
+    return np.where(n > 0, (hits - pad(hits)) / np.maximum(n, 1), 0.0)
 
 
 def parse_sweep(text: str | None) -> tuple[str | None, list[float]]:
@@ -115,14 +128,15 @@ def evaluate_runs(args, run: RunConfig, ppo: PPOConfig, ts, runs) -> tuple[dict,
     return base_alone, out
 
 
-def plot(path: Path, curves, env_steps, wall, runs, sweep_name) -> None:
+def plot(path: Path, plausible: np.ndarray, env_steps, wall, runs, sweep_name) -> None:
+    """plausible: (runs, iterations) windowed training plausible success."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for value in dict.fromkeys(v for _, v in runs):
         idx = [i for i, (_, v) in enumerate(runs) if v == value]
-        y = np.nan_to_num(curves["plausible_success_rate"][idx], nan=0.0)
+        y = plausible[idx]
         mean = y.mean(0)
         half = (sps.t.ppf(0.975, len(idx) - 1) * y.std(0, ddof=1) / np.sqrt(len(idx))
                 if len(idx) > 1 else np.zeros_like(mean))
@@ -132,7 +146,7 @@ def plot(path: Path, curves, env_steps, wall, runs, sweep_name) -> None:
             ax.fill_between(x, np.clip(mean - half, 0, 1), np.clip(mean + half, 0, 1), alpha=0.25)
     for ax, xlabel in zip(axes, ("env steps per run (M)", "wall-clock, all runs at once (s)")):
         ax.axhline(TARGET, color="grey", lw=0.8, ls="--")
-        ax.set(xlabel=xlabel, ylabel="training plausible success", ylim=(-0.02, 1.02))
+        ax.set(xlabel=xlabel, ylabel="plausible success, last episode length", ylim=(-0.02, 1.02))
     axes[0].legend(fontsize=8)
     fig.suptitle("plausible success while training: mean and 95% CI over seeds")
     fig.tight_layout()
@@ -163,12 +177,13 @@ def main(argv=None):
     agent, ts, runs, curves, wall, compile_s = train_side_by_side(args, run, ppo, sweep_name, sweep_values)
     env_steps = np.arange(1, run.iterations + 1) * ppo.num_envs * ppo.unroll_length
     base_alone, evals = evaluate_runs(args, run, ppo, ts, runs)
+    window = -(-run.episode_length // ppo.unroll_length)
+    plausible = windowed_rate(curves["plausible_success_rate"], curves["episodes"], window)
     per_run = []
     for i, ((seed, value), ev) in enumerate(zip(runs, evals)):
         per_run.append({"seed": seed, **({sweep_name: value} if sweep_name else {}),
-                        "first_80_plausible": first_reach(curves["plausible_success_rate"][i], env_steps, wall),
-                        "final_train_plausible_success": float(np.nanmean(
-                            curves["plausible_success_rate"][i][-args.chunk:])),
+                        "first_80_plausible": first_reach(plausible[i], env_steps, wall),
+                        "final_train_plausible_success": float(plausible[i][-1]),
                         "final_entropy": float(curves["entropy"][i][-1]),
                         "final_policy_std_mean": float(curves["policy_std_mean"][i][-1]),
                         "eval": ev})
@@ -177,11 +192,13 @@ def main(argv=None):
         rows = [r for r, (_, v) in zip(per_run, runs) if v == value]
         reach = [r["first_80_plausible"] for r in rows]
         groups[f"{sweep_name}={value}" if sweep_name else "defaults"] = {
-            "plausible_success": mean_ci([r["eval"]["plausible_success_rate"] for r in rows]),
-            "success": mean_ci([r["eval"]["success_rate"] for r in rows]),
-            "runs_reaching_80_plausible": sum(x is not None for x in reach), "runs": len(rows),
-            "env_steps_to_80": mean_ci([x["env_steps"] if x else None for x in reach]),
-            "wall_s_to_80": mean_ci([x["wall_s"] if x else None for x in reach])}
+            "plausible_success": mean_ci([r["eval"]["plausible_success_rate"] for r in rows], 0, 1),
+            "success": mean_ci([r["eval"]["success_rate"] for r in rows], 0, 1),
+            "runs_with_eval_plausible_ge_80": sum(r["eval"]["plausible_success_rate"] >= TARGET
+                                                  for r in rows),
+            "runs_whose_training_curve_reached_80": sum(x is not None for x in reach), "runs": len(rows),
+            "env_steps_to_80": mean_ci([x["env_steps"] if x else None for x in reach], 0),
+            "wall_s_to_80": mean_ci([x["wall_s"] if x else None for x in reach], 0)}
     total_sps = len(runs) * run.iterations * ppo.num_envs * ppo.unroll_length / wall[-1]
     result = {
         "question": "Do the defaults learn the task, reliably across seeds (plausible success)?",
@@ -198,14 +215,15 @@ def main(argv=None):
         "compile_s": compile_s, "train_wall_s": float(wall[-1]),
         "env_steps_per_s_all_runs": total_sps, "env_steps_per_s_per_run": total_sps / len(runs),
         "base_alone": base_alone, "groups": groups, "runs": per_run,
-        "curves": {"env_steps": env_steps.tolist(), "wall_s": wall.tolist(),
+        "curves": {"env_steps": env_steps.tolist(), "wall_s": wall.tolist(), "window": window,
+                   "plausible_success_windowed": np.round(plausible, 4).tolist(),
                    **{k: np.round(curves[k], 4).tolist() for k in (
-                       "plausible_success_rate", "success_rate", "episode_return", "entropy",
+                       "plausible_success_rate", "success_rate", "episodes", "episode_return", "entropy",
                        "arm_depth_max", "paper_lift_max")}},
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=1, default=lambda x: None))
-    plot(RESULTS / f"{args.name}.png", curves, env_steps, wall, runs, sweep_name)
+    plot(RESULTS / f"{args.name}.png", plausible, env_steps, wall, runs, sweep_name)
     print(f"\nbase alone ({run.base}): plausible success {base_alone['plausible_success_rate']:.1%}")
     print(f"{'run':>24} {'success':>8} {'plausible':>10} {'95% CI':>14} {'steps to 80%':>13} "
           f"{'s to 80%':>9} {'depth max mm':>12} {'lift max mm':>11}")

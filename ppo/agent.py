@@ -37,7 +37,7 @@ class PPOConfig:
 
     num_envs: int = 4096
     unroll_length: int = 16  # control steps per env per iteration
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-4
     lr_final_fraction: float = 0.1  # linear decay to this fraction over the run's iterations
     gamma: float = 0.97
     gae_lambda: float = 0.95
