@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 from scipy import stats as sps  # noqa: E402
 
 from ppo.agent import CPU_DEFAULTS, HPARAMS, PPOConfig, hparams  # noqa: E402
-from ppo.evaluate import evaluate_base, summary  # noqa: E402
+from ppo.evaluate import evaluate_base, summary, windowed_rate  # noqa: E402
 from ppo.train import CPU_ITERATIONS, GPU_ITERATIONS, RunConfig, build, make_train  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -59,8 +59,17 @@ def mean_ci(values, lo=-np.inf, hi=np.inf) -> dict:
 
 def first_reach(curve: np.ndarray, env_steps: np.ndarray, wall: np.ndarray) -> dict | None:
     """Env steps and wall-clock (s) of the first iteration whose windowed training plausible
-    success (`windowed_rate`) is >= TARGET; None if never."""
-    hit = np.flatnonzero(curve >= TARGET)
+    success (`ppo.evaluate.windowed_rate`) is >= TARGET; None if never."""
+    hit = np.flatnonzero(np.nan_to_num(curve, nan=0.0) >= TARGET)
+    if len(hit) == 0:
+        return None
+    return {"iteration": int(hit[0]) + 1, "env_steps": int(env_steps[hit[0]]), "wall_s": float(wall[hit[0]])}
+
+
+def first_reach(curve: np.ndarray, env_steps: np.ndarray, wall: np.ndarray) -> dict | None:
+    """Env steps and wall-clock (s) of the first iteration whose windowed training plausible
+    success (`ppo.evaluate.windowed_rate`) is >= TARGET; None if never."""
+    hit = np.flatnonzero(np.nan_to_num(curve, nan=0.0) >= TARGET)
     if len(hit) == 0:
         return None
     return {"iteration": int(hit[0]) + 1, "env_steps": int(env_steps[hit[0]]), "wall_s": float(wall[hit[0]])}

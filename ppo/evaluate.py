@@ -68,6 +68,40 @@ def summary(result: dict) -> dict:
             **plausibility_summary(result["trace"])}
 
 
+def windowed_rate(rates: np.ndarray, episodes: np.ndarray, window: int) -> np.ndarray:
+    """(..., iterations) per-iteration rates over the episodes that ended in each iteration (NaN
+    where none did) -> the rate over all episodes that ended in the last `window` iterations
+    (one episode length: time-outs end in waves, so one iteration alone swings between 0 and
+    1). NaN until a whole window has passed: before that only the episodes that ended early
+    (successes, mostly) are counted, which flatters the start; 0 where none ended."""
+    rates, episodes = np.asarray(rates, float), np.asarray(episodes, float)
+    hits = np.cumsum(np.nan_to_num(rates) * episodes, axis=-1)
+    count = np.cumsum(episodes, axis=-1)
+
+    def lag(a):  # a shifted right by `window` along the last axis, zeros in front
+        return np.concatenate([np.zeros_like(a[..., :window]), a], axis=-1)[..., :a.shape[-1]]
+
+    n = count - lag(count)
+    out = np.where(n > 0, (hits - lag(hits)) / np.maximum(n, 1), 0.0)
+    out[..., :window - 1] = np.nan
+    return out
+
+
+def first_reach(history: list[dict], window: int, target: float = 0.8) -> dict | None:
+    """The first logged iteration whose windowed training plausible success is >= target:
+    {iteration, env_steps, wall_s} (wall_s: training seconds, compilation excluded), or None."""
+    if not history:
+        return None
+    rate = windowed_rate([h["plausible_success_rate"] if h["plausible_success_rate"] is not None
+                          else np.nan for h in history], [h["episodes"] for h in history], window)
+    hit = np.flatnonzero(np.nan_to_num(rate, nan=0.0) >= target)
+    if len(hit) == 0:
+        return None
+    h = history[hit[0]]
+    return {"iteration": h["iteration"], "env_steps": h["env_steps"], "wall_s": h.get("wall_s"),
+            "target": target}
+
+
 def evaluate_policy(agent, ts, episodes: int, seed: int = 1234) -> dict:
     """Success of the base alone (zero residual) and base + the deterministic residual."""
 

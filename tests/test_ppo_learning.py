@@ -16,7 +16,8 @@ ITERATIONS_PER_EPISODE = 4  # episode_length 64 / unroll_length 16
 
 
 def test_residual_ppo_learns_to_reach_the_sheet(tmp_path):
-    ppo = PPOConfig(num_envs=16, unroll_length=16, hidden=(64, 64), learning_rate=2e-3)
+    ppo = PPOConfig(num_envs=16, unroll_length=16, num_minibatches=4, update_epochs=4,
+                    hidden=(64, 64), learning_rate=2e-3)
     run = RunConfig(iterations=160, episode_length=64, checkpoint_every=1000, seed=0, out=str(tmp_path))
     _, _, history = train(run, ppo, progress=False, env_overrides=REACH_ONLY)
     reach = np.array([h["reward/reach"] for h in history])
