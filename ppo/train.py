@@ -1,7 +1,7 @@
 """`python -m ppo.train`: residual PPO on paper_return, with checkpoints, logs and evaluation.
 
     python -m ppo.train --help
-    python -m ppo.train                         # zero base; GPU: ~2 min to the task
+    python -m ppo.train                         # zero base; GPU: ~3 min to the task
     python -m ppo.train --base scripted:0.05 --out runs/noisy
     python -m ppo.train --out runs/ppo --resume # continue the run in runs/ppo
 
@@ -285,7 +285,7 @@ def main(argv=None):
     run, ppo, bridge, args = parse(argv)
     if jax.default_backend() != "gpu":
         print(f"no GPU: a short CPU run ({ppo.num_envs} envs x {run.iterations} iterations); the "
-              "return rises, but reaching the task needs a GPU (4096 envs, ~2 minutes)")
+              "return rises, but reaching the task needs a GPU (4096 envs, ~3 minutes)")
     agent, ts, history = train(run, ppo, resume=args.resume, bridge=bridge)
     out = Path(run.out)
     if history:
