@@ -66,26 +66,6 @@ def first_reach(curve: np.ndarray, env_steps: np.ndarray, wall: np.ndarray) -> d
     return {"iteration": int(hit[0]) + 1, "env_steps": int(env_steps[hit[0]]), "wall_s": float(wall[hit[0]])}
 
 
-def first_reach(curve: np.ndarray, env_steps: np.ndarray, wall: np.ndarray) -> dict | None:
-    """Env steps and wall-clock (s) of the first iteration whose windowed training plausible
-    success (`ppo.evaluate.windowed_rate`) is >= TARGET; None if never."""
-    hit = np.flatnonzero(np.nan_to_num(curve, nan=0.0) >= TARGET)
-    if len(hit) == 0:
-        return None
-    return {"iteration": int(hit[0]) + 1, "env_steps": int(env_steps[hit[0]]), "wall_s": float(wall[hit[0]])}
-
-
-def windowed_rate(rates: np.ndarray, episodes: np.ndarray, window: int) -> np.ndarray:
-    """(runs, iterations) per-iteration rates over the episodes that ended in each iteration ->
-    the rate over all episodes that ended in the last `window` iterations (one episode length:
-    time-outs end in waves, so one iteration alone swings between 0 and 1); 0 before any."""
-    hits = np.cumsum(np.nan_to_num(rates) * episodes, axis=1)
-    count = np.cumsum(episodes, axis=1)
-    pad = lambda a: np.concatenate([np.zeros_like(a[:, :window]), a], axis=1)[:, :a.shape[1]]  # noqa: E731
-    n = count - pad(count)
-    return np.where(n > 0, (hits - pad(hits)) / np.maximum(n, 1), 0.0)
-
-
 def parse_sweep(text: str | None) -> tuple[str | None, list[float]]:
     if not text:
         return None, [None]

@@ -222,7 +222,8 @@ def verify(policy: pol.Policy, exported, ppo: PPOConfig, params: dict, stats: Ru
                               maxval=policy.joint_upper)
     x = normalize(stats, jp.concatenate([obs, base * policy.base_active], axis=-1))
     mean, _, _ = ActorCritic(hidden=ppo.hidden, init_log_std=ppo.init_log_std).apply(params, x)
-    want = control.joint_target(base, networks.squash(mean), 1.0, policy.scale, policy.joint_lower, policy.joint_upper)
+    want = control.joint_target(base, networks.squash(mean), 1.0, policy.scale, policy.joint_lower,
+                                policy.joint_upper)
     errs = {name: float(jp.abs(fn(obs, base) - want).max())
             for name, fn in (("policy", policy), ("jax.export", exported))}
     text = ", ".join(f"{name} {e:.2g}" for name, e in errs.items())

@@ -28,7 +28,7 @@ import orbax.checkpoint as ocp
 from mjx_env import control
 from mjx_env.scene import ARM_JOINTS
 from mjx_env.task import OBS_SIZE, OBS_SLICES
-from ppo.networks import RunningStats, normalize
+from ppo.networks import RunningStats, normalize, squash
 
 FORMAT = "paper_return-residual-policy"
 FORMAT_VERSION = 2  # 2: tanh-squashed residual (1: clipped mean)
@@ -59,7 +59,7 @@ class Actor(nn.Module):
 def joint_target(actor, stats, lower, upper, obs, base_action, *, hidden, scale, base_active):
     """Joint target (..., 6) rad of obs (..., 25) and base action (..., 6) rad, float32."""
     x = normalize(stats, jp.concatenate([obs, base_action * base_active], axis=-1))
-    residual = jp.tanh(Actor(hidden).apply({"params": actor}, x))
+    residual = squash(Actor(hidden).apply({"params": actor}, x))
     return control.joint_target(base_action, residual, 1.0, scale, lower, upper)
 
 
