@@ -35,10 +35,9 @@ import numpy as np  # noqa: E402
 
 from ppo import brax_baseline  # noqa: E402
 from ppo.agent import CPU_DEFAULTS, PPOConfig  # noqa: E402
-from ppo.evaluate import evaluate_base, summary  # noqa: E402
+from ppo.evaluate import TARGET, evaluate_base, summary  # noqa: E402
 from ppo.train import RunConfig, build, make_train  # noqa: E402
 
-TARGET = 0.8
 
 
 def first_reach(points: list[dict]) -> dict | None:

@@ -36,11 +36,11 @@ import numpy as np  # noqa: E402
 from scipy import stats as sps  # noqa: E402
 
 from ppo.agent import CPU_DEFAULTS, HPARAMS, PPOConfig, hparams  # noqa: E402
-from ppo.evaluate import evaluate_base, summary, windowed_rate  # noqa: E402
+from ppo.evaluate import (TARGET, episode_window, evaluate_base, first_crossing, summary,  # noqa: E402
+                          windowed_rate)
 from ppo.train import CPU_ITERATIONS, GPU_ITERATIONS, RunConfig, build, make_train  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-TARGET = 0.8  # plausible success the curves are timed to
 PACKAGES = ("jax", "jaxlib", "mujoco", "mujoco-mjx", "warp-lang", "flax", "optax")
 
 
@@ -60,10 +60,10 @@ def mean_ci(values, lo=-np.inf, hi=np.inf) -> dict:
 def first_reach(curve: np.ndarray, env_steps: np.ndarray, wall: np.ndarray) -> dict | None:
     """Env steps and wall-clock (s) of the first iteration whose windowed training plausible
     success (`ppo.evaluate.windowed_rate`) is >= TARGET; None if never."""
-    hit = np.flatnonzero(np.nan_to_num(curve, nan=0.0) >= TARGET)
-    if len(hit) == 0:
+    i = first_crossing(curve)
+    if i is None:
         return None
-    return {"iteration": int(hit[0]) + 1, "env_steps": int(env_steps[hit[0]]), "wall_s": float(wall[hit[0]])}
+    return {"iteration": i + 1, "env_steps": int(env_steps[i]), "wall_s": float(wall[i])}
 
 
 def parse_sweep(text: str | None) -> tuple[str | None, list[float]]:
@@ -166,7 +166,7 @@ def main(argv=None):
     agent, ts, runs, curves, wall, compile_s = train_side_by_side(args, run, ppo, sweep_name, sweep_values)
     env_steps = np.arange(1, run.iterations + 1) * ppo.num_envs * ppo.unroll_length
     base_alone, evals = evaluate_runs(args, run, ppo, ts, runs)
-    window = -(-run.episode_length // ppo.unroll_length)
+    window = episode_window(run.episode_length, ppo.unroll_length)
     plausible = windowed_rate(curves["plausible_success_rate"], curves["episodes"], window)
     per_run = []
     for i, ((seed, value), ev) in enumerate(zip(runs, evals)):

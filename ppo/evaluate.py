@@ -68,6 +68,11 @@ def summary(result: dict) -> dict:
             **plausibility_summary(result["trace"])}
 
 
+def episode_window(episode_length: int, unroll_length: int) -> int:
+    """Iterations per episode length: the window of `windowed_rate`."""
+    return -(-episode_length // unroll_length)
+
+
 def windowed_rate(rates: np.ndarray, episodes: np.ndarray, window: int) -> np.ndarray:
     """(..., iterations) per-iteration rates over the episodes that ended in each iteration (NaN
     where none did) -> the rate over all episodes that ended in the last `window` iterations
@@ -87,17 +92,26 @@ def windowed_rate(rates: np.ndarray, episodes: np.ndarray, window: int) -> np.nd
     return out
 
 
-def first_reach(history: list[dict], window: int, target: float = 0.8) -> dict | None:
+TARGET = 0.8  # the plausible success rate whose first crossing the reports time
+
+
+def first_crossing(rate, target: float = TARGET) -> int | None:
+    """Index of the first entry of `rate` (..., NaN counts as below) that is >= target, or None."""
+    hit = np.flatnonzero(np.nan_to_num(np.asarray(rate, float), nan=0.0) >= target)
+    return int(hit[0]) if len(hit) else None
+
+
+def first_reach(history: list[dict], window: int, target: float = TARGET) -> dict | None:
     """The first logged iteration whose windowed training plausible success is >= target:
     {iteration, env_steps, wall_s} (wall_s: training seconds, compilation excluded), or None."""
     if not history:
         return None
     rate = windowed_rate([h["plausible_success_rate"] if h["plausible_success_rate"] is not None
                           else np.nan for h in history], [h["episodes"] for h in history], window)
-    hit = np.flatnonzero(np.nan_to_num(rate, nan=0.0) >= target)
-    if len(hit) == 0:
+    i = first_crossing(rate, target)
+    if i is None:
         return None
-    h = history[hit[0]]
+    h = history[i]
     return {"iteration": h["iteration"], "env_steps": h["env_steps"], "wall_s": h.get("wall_s"),
             "target": target}
 

@@ -34,7 +34,7 @@ from bridge.base import BASES, make_base
 from bridge.units import BridgeConfig
 from mjx_env.wrappers import wrap_for_training
 from ppo.agent import CPU_DEFAULTS, Agent, PPOConfig, TrainState
-from ppo.evaluate import evaluate_policy, first_reach
+from ppo.evaluate import episode_window, evaluate_policy, first_reach
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,7 +291,7 @@ def main(argv=None):
     if history:
         plot(history, out / "learning_curve.png")
     result = evaluate_policy(agent, ts, run.eval_episodes)
-    window = -(-run.episode_length // ppo.unroll_length)  # iterations per episode length
+    window = episode_window(run.episode_length, ppo.unroll_length)
     result["training_first_80_plausible"] = reach = first_reach(history, window)
     (out / "eval.json").write_text(json.dumps(result, indent=1))
     for name in ("base_alone", "base_plus_residual"):
@@ -301,9 +301,9 @@ def main(argv=None):
               f"plausible success {r['plausible_success_rate']:.1%} (95% CI {plo:.1%}..{phi:.1%}) "
               f"over {r['episodes']} episodes; arm depth max {r['arm_depth_max'] * 1e3:.1f} mm, "
               f"sheet lift max {r['paper_lift_max'] * 1e3:.1f} mm")
-    print("training curve (plausible success over the last episode length of iterations) first "
-          + (f">= 80% at {reach['env_steps']} env steps, {reach['wall_s']:.0f} s of training"
-             if reach else "never reached 80%"))
+    print("training curve (plausible success over the last episode length of iterations): "
+          + (f"first >= 80% at {reach['env_steps']} env steps, {reach['wall_s']:.0f} s of training"
+             if reach else "never >= 80%"))
     print(f"logs, checkpoints and plots in {out}")
 
 
