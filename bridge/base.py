@@ -18,7 +18,9 @@ model runs once per chunk; torch is imported only when one is asked for.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import jax
@@ -68,6 +70,47 @@ def make_base(spec: str, env, horizon: int | None = None, refresh: str | None = 
         model = torch_base.load_model(kind, rest, config)
         return torch_base.model_base(spec, env, model, config, horizon, refresh or "sync")
     raise ValueError(f"unknown base {spec!r}: expected one of {', '.join(BASES)}")
+
+
+def check_spec(spec: str) -> str:
+    """`spec` if `make_base` can build it, else ValueError naming the problem: the kind is known,
+    its argument parses, a torch module imports and has `build`, a weights file or GR00T
+    checkpoint directory exists. Nothing is built or loaded (a torch module is imported)."""
+    kind, _, rest = spec.partition(":")
+    if kind == "zero" and not rest:
+        return spec
+    if kind == "scripted":
+        _noise_std(spec, rest)
+        return spec
+    if kind == "torch" and rest:
+        module, _, weights = rest.partition(":")
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as e:
+            raise ValueError(f"--base {spec}: cannot import module {module!r} ({e})") from None
+        if not callable(getattr(mod, "build", None)):
+            raise ValueError(f"--base {spec}: module {module!r} has no build(**config) -> nn.Module")
+        if weights and not Path(weights).is_file():
+            raise ValueError(f"--base {spec}: weights file {weights} does not exist")
+        return spec
+    if kind == "gr00t" and rest:
+        if not Path(rest).is_dir():
+            raise ValueError(f"--base {spec}: GR00T checkpoint directory {rest} not found (the "
+                             "model hub is not reachable: pass a local path)")
+        return spec
+    if kind == "gr00t-server":
+        server_address(rest)
+        return spec
+    raise ValueError(f"unknown base {spec!r}: expected one of {', '.join(BASES)}")
+
+
+def server_address(rest: str) -> tuple[str, int]:
+    """(host, port) of a `gr00t-server:<host>:<port>` spec's `<host>:<port>`."""
+    host, _, port = rest.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--base gr00t-server:<host>:<port> needs a host and a port 1..65535, "
+                         f"got {rest!r}")
+    return host, int(port)
 
 
 def _noise_std(spec: str, rest: str) -> float:

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jp
 import torch
 
-from bridge.base import BasePolicy
+from bridge.base import BasePolicy, server_address
 from bridge.dlpack import torch_call
 from bridge.render import Renderer
 from bridge.units import BridgeConfig, JointUnits, KeyLayout
@@ -102,8 +102,5 @@ def load_model(kind: str, rest: str, config: BridgeConfig) -> Callable:
     if kind == "gr00t":
         from bridge import gr00t
         return gr00t.StockGr00t(gr00t.load_policy(rest, config))
-    host, _, port = rest.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"--base gr00t-server:<host>:<port>, got {rest!r}")
     from bridge.server import Gr00tClient
-    return Gr00tClient(host, int(port))
+    return Gr00tClient(*server_address(rest))

@@ -6,7 +6,7 @@ per env, at reset. `validate` turns a bad value into a ValueError that names the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,22 @@ def _check_range(name: str, pair, low: float = -math.inf) -> None:
         raise ValueError(f"{name} must be a (low, high) pair with {low} <= low <= high, got {pair}")
 
 
+def check_finite_fields(config, prefix: str = "") -> None:
+    """ValueError naming the first float field of a dataclass (or float inside a tuple field)
+    that is NaN or infinite."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        values = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(x, float) and not math.isfinite(x) for x in values):
+            raise ValueError(f"{prefix}{f.name} must be finite, got {value!r}")
+
+
 def validate(config: EnvConfig) -> EnvConfig:
     """Raise ValueError naming the first bad field; return `config` unchanged otherwise."""
     from mjx_env.scene import check_impl  # local: scene imports jax
+
+    check_finite_fields(config)
+    check_finite_fields(config.randomization, "randomization.")
 
     if config.impl is not None:
         check_impl(config.impl)

@@ -19,6 +19,7 @@ from flax import struct
 
 from bridge import chunk_cache
 from bridge.base import BasePolicy
+from mjx_env.config import check_finite_fields
 from mjx_env.paper_return import set_base
 from mjx_env.wrappers import FINAL_OBS
 from ppo import losses, networks
@@ -49,6 +50,25 @@ class PPOConfig:
     num_minibatches: int = 32
     hidden: tuple[int, ...] = (256, 256)
     init_log_std: float = -0.5  # pre-squash std 0.61 at the start
+
+
+def validate(cfg: PPOConfig) -> PPOConfig:
+    """`cfg`, or ValueError naming the first bad field (before anything compiles)."""
+    check_finite_fields(cfg)
+    rules = [("num_envs", cfg.num_envs >= 1, ">= 1"), ("unroll_length", cfg.unroll_length >= 1, ">= 1"),
+             ("learning_rate", cfg.learning_rate > 0, "> 0"),
+             ("lr_final_fraction", 0 <= cfg.lr_final_fraction <= 1, "in [0, 1]"),
+             ("gamma", 0 < cfg.gamma <= 1, "in (0, 1]"), ("gae_lambda", 0 <= cfg.gae_lambda <= 1, "in [0, 1]"),
+             ("clip_eps", cfg.clip_eps > 0, "> 0"), ("vf_coef", cfg.vf_coef >= 0, ">= 0"),
+             ("ent_coef", cfg.ent_coef >= 0, ">= 0"), ("max_grad_norm", cfg.max_grad_norm > 0, "> 0"),
+             ("update_epochs", cfg.update_epochs >= 1, ">= 1"),
+             ("num_minibatches", 1 <= cfg.num_minibatches <= cfg.num_envs * cfg.unroll_length,
+              f"in 1..num_envs x unroll_length ({cfg.num_envs * cfg.unroll_length})"),
+             ("hidden", len(cfg.hidden) >= 1 and all(w >= 1 for w in cfg.hidden), "widths >= 1")]
+    for name, ok, what in rules:
+        if not ok:
+            raise ValueError(f"{name} must be {what}, got {getattr(cfg, name)!r}")
+    return cfg
 
 
 # What a CPU can run in minutes (it shows learning; the task needs a GPU's batch).
@@ -101,7 +121,8 @@ class Agent:
                           rng, jp.int32(0), jp.int32(0), hp if hp is not None else hparams(self.cfg))
 
     def learning_rate(self, ts: TrainState) -> jax.Array:
-        """hp learning rate, decayed linearly to `lr_final_fraction` of it over the run."""
+        """hp learning rate, decayed linearly to `lr_final_fraction` of it over `num_iterations`
+        (the schedule), then constant: a resumed run that grows its budget keeps its schedule."""
         progress = jp.minimum(ts.iteration / max(1, self.num_iterations), 1.0)
         return ts.hp["learning_rate"] * (1.0 - (1.0 - self.cfg.lr_final_fraction) * progress)
 
@@ -116,6 +137,7 @@ class Agent:
     def _step(self, ts: TrainState, _):
         params, stats = ts.params, ts.stats
         cache, base_action = chunk_cache.next_action(ts.cache, self.base, ts.env_state)
+        nan_base = ~jp.isfinite(base_action).all(-1)  # counted where it enters (metrics)
         x = self.policy_input(stats, ts.env_state.obs, base_action)
         mean, log_std, value = self.net.apply(params, x)
         rng, key = jax.random.split(ts.rng)
@@ -131,6 +153,7 @@ class Agent:
             x=x, raw=jp.concatenate([ts.env_state.obs, base_action], -1), u=u,
             log_prob=log_prob, value=value, next_value=next_value, reward=nxt.reward,
             done=nxt.done, truncation=nxt.info["truncation"], residual=jp.abs(action).mean(-1),
+            nan_base=nan_base,
             ep_return=ep["sum_reward"] * nxt.done, ep_success=ep["success"] * nxt.done,
             ep_plausible_success=ep["plausible_success"] * nxt.done,
             ep_implausible=(ep["implausible"] > 0) * nxt.done,
@@ -196,6 +219,7 @@ class Agent:
             # batched base calls per control step (1 / horizon with a full cache)
             "base_calls_per_step": (ts.cache.calls - calls_before) / cfg.unroll_length,
             "episodes": episodes,
+            "nan_base": tr["nan_base"].sum(),  # env steps whose base action was NaN or inf
             # Over the episodes that ended in this iteration; NaN when none did.
             "episode_return": jp.where(episodes > 0, tr["ep_return"].sum() / jp.maximum(episodes, 1), jp.nan),
             "success_rate": jp.where(episodes > 0, tr["ep_success"].sum() / jp.maximum(episodes, 1), jp.nan),

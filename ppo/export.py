@@ -9,6 +9,9 @@ Writes, atomically (into a hidden sibling directory, manifest.json last, then on
                      rad, params baked in, symbolic batch b, CPU and CUDA (needs `flatbuffers`)
   manifest.json      observation layout and units, control law, joint order and limits, base
                      policy, network, the run's config, versions, sha256 of params and artefact
+  integrity.json     sha256 of the canonical manifest, with the params' and artefact's hashes:
+                     the loaders refuse a manifest edited after export, and check every value
+                     that reaches the robot against what policy.jax_export does
 Load it without the trainer: `ppo.policy.load`, `load_exported`, `to_torch`.
 """
 from __future__ import annotations
@@ -36,12 +39,13 @@ from mjx_env import control, task
 from mjx_env.config import EnvConfig, RandomizationConfig
 from mjx_env.paper_return import PaperReturn
 from mjx_env.scene import ARM_JOINTS
-from ppo import policy as pol
-from ppo import train
-from ppo.agent import PPOConfig, TrainState, make_optimizer
+from bridge.base import make_base
 from ppo import networks
+from ppo import policy as pol
+from ppo.agent import PPOConfig
+from ppo.checkpoint import latest_checkpoint, reason, restore_fields
 from ppo.networks import ActorCritic, RunningStats, init_stats, normalize
-from ppo.train import RunConfig, latest_checkpoint
+from ppo.train import RunConfig
 
 PLATFORMS = ("cpu", "cuda")  # lowered for both: the robot's computer may have either
 UNITS = ("rad", "rad/s", "m")
@@ -80,28 +84,18 @@ def configs(config: dict) -> tuple[RunConfig, PPOConfig, EnvConfig]:
 
 
 def restore_params(checkpoint: Path, run: RunConfig, ppo: PPOConfig) -> tuple[dict, RunningStats]:
-    """(Flax params of the whole ActorCritic, normaliser) of a checkpoint, as numpy. Reads only
-    the state's leading leaves (params, optimiser, normaliser), so the env state (whose structure
+    """(Flax params of the whole ActorCritic, normaliser) of a checkpoint, as numpy: only its
+    `params` and `stats` subtrees are read (ppo.checkpoint), so the env state (whose structure
     depends on the MJX impl it was trained with) is never needed."""
-    head = [f.name for f in dataclasses.fields(TrainState)][:3]
-    if head != ["params", "opt_state", "stats"]:
-        raise pol.ExportError(f"TrainState starts with {head}, not params, opt_state, stats: "
-                              "update ppo.export.restore_params")
     net = ActorCritic(hidden=ppo.hidden, init_log_std=ppo.init_log_std)
-    params = jax.eval_shape(net.init, jax.random.PRNGKey(0), jp.zeros((1, pol.POLICY_INPUT)))
-    template = (params, jax.eval_shape(make_optimizer(ppo).init, params),
-                jax.eval_shape(lambda: init_stats(pol.POLICY_INPUT)))
-    leaves, treedef = jax.tree.flatten(template)
-    item = {str(i): jax.ShapeDtypeStruct(x.shape, x.dtype) for i, x in enumerate(leaves)
-            if np.prod(x.shape) > 0}
+    templates = {"params": jax.eval_shape(net.init, jax.random.PRNGKey(0), jp.zeros((1, pol.POLICY_INPUT))),
+                 "stats": jax.eval_shape(lambda: init_stats(pol.POLICY_INPUT))}
     try:
-        stored = ocp.PyTreeCheckpointer().restore(checkpoint, args=ocp.args.PyTreeRestore(
-            item, restore_args=ocp.checkpoint_utils.construct_restore_args(item), partial_restore=True))
+        stored = restore_fields(checkpoint, templates)
     except Exception as e:  # noqa: BLE001  (orbax raises many kinds)
         raise pol.ExportError(f"{checkpoint}: could not read the params with its config's network "
-                              f"({list(ppo.hidden)}): {e}") from e
-    params, _, stats = jax.tree.unflatten(
-        treedef, [stored.get(str(i), np.zeros(x.shape, x.dtype)) for i, x in enumerate(leaves)])
+                              f"({list(ppo.hidden)}): {reason(e)}") from e
+    params, stats = stored["params"], stored["stats"]
     if not all(np.isfinite(x).all() for x in jax.tree.leaves((params, stats))):
         raise pol.ExportError(f"{checkpoint}: non-finite params or normaliser")
     return params, stats
@@ -138,7 +132,7 @@ def base_identity(run: RunConfig, env: PaperReturn) -> dict:
     active, with the configured horizon (None: the model's chunk length)."""
     if ":" in run.base:
         return {"name": run.base, "horizon": run.base_horizon, "active": 1.0}
-    base = train.make_base(run.base, env, run.base_horizon)
+    base = make_base(run.base, env, run.base_horizon)
     return {"name": base.name, "horizon": base.horizon, "active": float(base.active)}
 
 
@@ -234,7 +228,7 @@ def verify(policy: pol.Policy, exported, ppo: PPOConfig, params: dict, stats: Ru
         f"(max |diff| rad: {text})")
 
 
-def write_manifest(path: Path, m: dict) -> None:
+def write_json(path: Path, m: dict) -> None:
     with open(path, "w") as f:
         f.write(json.dumps(m, indent=1))
         f.flush()
@@ -255,16 +249,18 @@ def write(checkpoint: Path, tmp: Path, log=print) -> dict:
     ckpt.save(tmp / pol.PARAMS_DIR, tree)
     ckpt.wait_until_finished()
     m = manifest(checkpoint, config, env, base, ppo.hidden, tmp / pol.PARAMS_DIR, tree)
-    policy = pol.load(tmp, manifest=m)  # what a user will load: from the files just written
+    policy = pol.restore_policy(tmp, pol.check_manifest(m, tmp))  # from the files just written
     exported = jax_exported(policy)
     m["jax_export"] = write_jax_export(exported, tmp / pol.JAX_EXPORT)
     if m["jax_export"]["file"] is None:
         log(f"warning: no {pol.JAX_EXPORT}: {m['jax_export']['missing_reason']}")
         exported = pol.ExportedPolicy(exported, m)  # check the in-memory one instead
     else:
-        exported = pol.load_exported(tmp, manifest=m)
+        exported = pol.read_exported(tmp, m)
+    pol.check_binding(policy, exported, tmp)
     verify(policy, exported, ppo, params, stats, log)
-    write_manifest(tmp / pol.MANIFEST, m)  # last: a directory without it never loads
+    write_json(tmp / pol.INTEGRITY, pol.integrity_record(m))
+    write_json(tmp / pol.MANIFEST, m)  # last: a directory without it never loads
     return m
 
 

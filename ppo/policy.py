@@ -1,6 +1,6 @@
 """Load an exported residual (`python -m ppo.export`) without the trainer: JAX, jax.export, torch.
 
-    policy = load("exports/zero_cpu-150")       # checks manifest.json and the params' hash
+    policy = load("exports/zero_cpu-150")       # checks every file, hash and value (below)
     target = policy(obs, base_action)           # (25,), (6,) or (B, 25), (B, 6) -> (..., 6) rad
     module = to_torch("exports/zero_cpu-150")   # the same residual as a torch.nn.Module
 
@@ -9,6 +9,12 @@ limits)` with `residual = tanh(actor(normalise([obs, base_in])))`, float32, sim 
 (order `mjx_env.scene.ARM_JOINTS`). For an inactive base (`zero`) the network saw `base_in = 0`
 in training and the env added the residual to the previous target: pass the previous target as
 `base_action`. This module imports no trainer code (no ppo.train, ppo.agent, torch at load).
+
+Every loader refuses (ExportError naming the file or field) an export whose files are missing,
+truncated or altered: params/ and policy.jax_export against the manifest's hashes, the manifest
+against integrity.json, and every manifest value that changes the robot's command (joint
+limits, alpha x action_scale, base_policy.active, network.hidden) against what the artefact and
+the params actually do; so `load`, `load_exported` and `to_torch` agree or refuse.
 """
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ FORMAT_VERSION = 2  # 2: tanh-squashed residual (1: clipped mean)
 ACTION_SIZE = 6
 POLICY_INPUT = OBS_SIZE + ACTION_SIZE  # observation + base action
 MANIFEST, PARAMS_DIR, JAX_EXPORT = "manifest.json", "params", "policy.jax_export"
+INTEGRITY = "integrity.json"  # the manifest's hash, bound to the params' and artefact's hashes
 ACTIVATION = "swish"
 
 
@@ -55,12 +62,20 @@ class Actor(nn.Module):
         return nn.Dense(ACTION_SIZE)(x)
 
 
+def residual(actor, stats, obs, base_in, *, hidden) -> jax.Array:
+    """Residual (..., 6) in (-1, 1) = tanh(actor(normalise([obs (..., 25), base_in (..., 6)])))."""
+    x = normalize(stats, jp.concatenate([obs, base_in], axis=-1))
+    return squash(Actor(hidden).apply({"params": actor}, x))
+
+
+_residual = jax.jit(residual, static_argnames="hidden")
+
+
 @partial(jax.jit, static_argnames=("hidden", "scale", "base_active"))
 def joint_target(actor, stats, lower, upper, obs, base_action, *, hidden, scale, base_active):
     """Joint target (..., 6) rad of obs (..., 25) and base action (..., 6) rad, float32."""
-    x = normalize(stats, jp.concatenate([obs, base_action * base_active], axis=-1))
-    residual = squash(Actor(hidden).apply({"params": actor}, x))
-    return control.joint_target(base_action, residual, 1.0, scale, lower, upper)
+    r = residual(actor, stats, obs, base_action * base_active, hidden=hidden)
+    return control.joint_target(base_action, r, 1.0, scale, lower, upper)
 
 
 @dataclass(frozen=True)
@@ -150,11 +165,47 @@ def check_manifest(m: dict, where: Path) -> dict:
     if (act := m.get("network", {}).get("activation")) != ACTIVATION:
         bad.append(f"manifest network activation {act!r} != {ACTIVATION!r}")
     limits = [m.get("action", {}).get(k) for k in ("joint_lower", "joint_upper")]
-    if not all(isinstance(v, list) and len(v) == ACTION_SIZE for v in limits):
+    if not all(isinstance(v, list) and len(v) == ACTION_SIZE and all(map(_is_finite, v)) for v in limits):
         bad.append(f"manifest joint limits {limits} are not two lists of {ACTION_SIZE} angles")
+    for key in ("action.alpha", "action.action_scale", "base_policy.active"):
+        section, field = key.split(".")
+        if field in m.get(section, {}) and not _is_finite(m[section][field]):
+            bad.append(f"manifest {key} {m[section][field]!r} is not a finite number")
     if bad:
         raise ExportError(f"{where}: " + "; ".join(bad))
     return m
+
+
+def _is_finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and bool(np.isfinite(x))
+
+
+def manifest_sha256(m: dict) -> str:
+    """sha256 of a manifest's canonical JSON (sorted keys, no spaces)."""
+    return hash_bytes(json.dumps(m, sort_keys=True, separators=(",", ":")).encode())
+
+
+def integrity_record(m: dict) -> dict:
+    """integrity.json: the manifest's hash beside the hashes it holds of the params and the
+    artefact, so an edit of manifest.json alone (or of integrity.json alone) is detected."""
+    return {"manifest_sha256": manifest_sha256(m), "params_sha256": m["params"]["sha256"],
+            "params_arrays_sha256": m["params"]["arrays_sha256"],
+            "jax_export_sha256": (m.get("jax_export") or {}).get("sha256")}
+
+
+def check_integrity(out_dir: Path, m: dict) -> None:
+    """ExportError unless integrity.json matches the manifest."""
+    path = Path(out_dir) / INTEGRITY
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ExportError(f"{path} missing or unreadable ({type(e).__name__}): re-export the "
+                          "checkpoint") from None
+    want = integrity_record(m)
+    bad = [k for k, v in want.items() if not isinstance(record, dict) or record.get(k) != v]
+    if bad:
+        raise ExportError(f"{out_dir}: {MANIFEST} does not match {INTEGRITY} ({', '.join(bad)} "
+                          "differ): one of them was edited after export; re-export the checkpoint")
 
 
 def read_manifest(out_dir: Path) -> dict:
@@ -195,17 +246,22 @@ def params_template(hidden: Sequence[int]) -> dict:
 
 
 # --- loaders ------------------------------------------------------------------------------
-def load(out_dir, manifest: dict | None = None) -> Policy:
-    """The exported residual as a jitted JAX policy; ExportError if the export does not match.
-    `manifest` (checked) replaces manifest.json: the exporter loads what it wrote before that."""
-    out_dir = Path(out_dir).resolve()
-    m = read_manifest(out_dir) if manifest is None else check_manifest(manifest, out_dir)
+def restore_policy(out_dir: Path, m: dict) -> Policy:
+    """The Policy of params/ under the (checked) manifest `m`: files, layer shapes and array
+    hash checked; the manifest itself is not yet checked against integrity.json or the artefact."""
     check_params_files(out_dir, m)
     hidden = tuple(m["network"]["hidden"])
+    template = params_template(hidden)
     try:
-        tree = ocp.StandardCheckpointer().restore(out_dir / PARAMS_DIR, params_template(hidden))
+        tree = ocp.StandardCheckpointer().restore(out_dir / PARAMS_DIR, template)
     except Exception as e:  # noqa: BLE001  (orbax raises many kinds)
-        raise ExportError(f"{out_dir / PARAMS_DIR}: orbax could not restore the params ({e})") from e
+        raise ExportError(f"{out_dir / PARAMS_DIR}: orbax could not restore the params with "
+                          f"manifest network.hidden {list(hidden)} ({e})") from e
+    shapes = [np.shape(x) for x in jax.tree.leaves(tree)]
+    if shapes != [x.shape for x in jax.tree.leaves(template)]:
+        widths = [np.shape(tree["actor"][f"Dense_{i}"]["bias"])[0] for i in range(len(tree["actor"]) - 1)]
+        raise ExportError(f"{out_dir}: manifest network.hidden {list(hidden)} does not match the "
+                          f"params' layer widths {widths}")
     if (got := hash_arrays(tree)) != m["params"]["arrays_sha256"]:
         raise ExportError(f"{out_dir}: params arrays hash mismatch: manifest "
                           f"{m['params']['arrays_sha256'][:16]}..., restored {got[:16]}...")
@@ -233,20 +289,95 @@ class ExportedPolicy:
         return self.exported.call(obs, base_action)
 
 
-def load_exported(out_dir, manifest: dict | None = None) -> ExportedPolicy:
-    """The serialized `jax.export` function (params baked in) of an export, hash-checked."""
-    out_dir = Path(out_dir).resolve()
-    m = read_manifest(out_dir) if manifest is None else check_manifest(manifest, out_dir)
-    info, path = m.get("jax_export") or {}, out_dir / JAX_EXPORT
+def read_exported(out_dir: Path, m: dict) -> ExportedPolicy | None:
+    """The hash-checked `jax.export` artefact, or None when the export has none (exported
+    without `flatbuffers`)."""
+    info, path = m.get("jax_export") or {}, Path(out_dir) / JAX_EXPORT
     if not info.get("file"):
-        raise ExportError(f"{out_dir} has no {JAX_EXPORT}: {info.get('missing_reason', 'not exported')}")
+        return None
     if not path.is_file():
         raise ExportError(f"{path} missing")
     data = path.read_bytes()
-    if (got := hash_bytes(data)) != info["sha256"]:
-        raise ExportError(f"{JAX_EXPORT} hash mismatch: manifest {info['sha256'][:16]}..., file "
-                          f"{got[:16]}... (file truncated or modified?)")
+    if (got := hash_bytes(data)) != info.get("sha256"):
+        raise ExportError(f"{JAX_EXPORT} hash mismatch: manifest {str(info.get('sha256'))[:16]}..., "
+                          f"file {got[:16]}... (file truncated or modified?)")
     return ExportedPolicy(jax.export.deserialize(bytearray(data)), m)
+
+
+def baked_control(policy: Policy, exported: ExportedPolicy) -> dict:
+    """The control law the artefact applies, read off its outputs: the joint limits (a base far
+    outside them is clipped onto them), and, on 16 fixed inputs inside the limits, the scale
+    (rad per unit residual) and whether the network sees the base, by fitting target - base to
+    the params' residual with (1) and without (0) the base as input."""
+    big = np.full((2, ACTION_SIZE), 1e3, np.float32) * np.array([[-1.0], [1.0]], np.float32)
+    lower, upper = np.asarray(exported(np.zeros((2, OBS_SIZE), np.float32), big))
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(16, OBS_SIZE)).astype(np.float32)
+    base = ((lower + upper) / 2 + (upper - lower) / 8 * rng.uniform(-1, 1, (16, ACTION_SIZE))
+            ).astype(np.float32)
+    delta = np.asarray(exported(obs, base), np.float64) - base
+    fits = {}
+    for active in (0.0, 1.0):
+        r = np.asarray(_residual(policy.actor, policy.stats, obs, base * active,
+                                 hidden=policy.hidden), np.float64)
+        scale = float((delta * r).sum() / max((r * r).sum(), 1e-30))
+        fits[active] = (float(np.abs(delta - scale * r).max()), scale)
+    active = min(fits, key=lambda a: fits[a][0])
+    return {"joint_lower": lower, "joint_upper": upper, "base_active": active,
+            "scale": fits[active][1], "fit_error": fits[active][0]}
+
+
+def check_binding(policy: Policy, exported: ExportedPolicy, where) -> None:
+    """ExportError naming every manifest value that reaches the robot (joint limits, alpha x
+    action_scale, base_policy.active) and differs from what `policy.jax_export` applies."""
+    got, act = baked_control(policy, exported), policy.manifest["action"]
+    bad = []
+    for name in ("joint_lower", "joint_upper"):
+        want = np.asarray(act[name], np.float32)
+        bad += [f"action.{name}[{i}] is {want[i]:.6g} rad, policy.jax_export clips at "
+                f"{got[name][i]:.6g}" for i in np.flatnonzero(np.abs(got[name] - want) > 1e-6)]
+    if got["fit_error"] > 1e-5:
+        bad.append(f"policy.jax_export does not apply the residual of params/ (off by up to "
+                   f"{got['fit_error']:.2g} rad): they come from different policies")
+    else:
+        if got["base_active"] != policy.base_active:
+            bad.append(f"base_policy.active is {policy.base_active:g}, policy.jax_export's network "
+                       f"sees {'the base action' if got['base_active'] else 'zeros'} "
+                       f"(active {got['base_active']:g})")
+        if not np.isclose(got["scale"], policy.scale, rtol=1e-4, atol=1e-7):
+            bad.append(f"action.alpha x action.action_scale is {act['alpha']} x "
+                       f"{act['action_scale']} = {policy.scale:.6g} rad, policy.jax_export applies "
+                       f"{got['scale']:.6g} rad")
+    if bad:
+        raise ExportError(f"{where}: {MANIFEST} disagrees with {JAX_EXPORT}: " + "; ".join(bad))
+
+
+def _open(out_dir) -> tuple[Policy, ExportedPolicy | None]:
+    """Both forms of an export, after every check: manifest format, params files and arrays,
+    the manifest's robot-facing values against the artefact, the manifest against integrity.json."""
+    out_dir = Path(out_dir).resolve()
+    m = read_manifest(out_dir)
+    policy = restore_policy(out_dir, m)
+    exported = read_exported(out_dir, m)
+    if exported is not None:
+        check_binding(policy, exported, out_dir)
+    check_integrity(out_dir, m)
+    return policy, exported
+
+
+def load(out_dir) -> Policy:
+    """The exported residual as a jitted JAX policy; ExportError (naming the file or field) if
+    the export is incomplete, altered, or its files disagree."""
+    return _open(out_dir)[0]
+
+
+def load_exported(out_dir) -> ExportedPolicy:
+    """The serialized `jax.export` function (params baked in), after the same checks as `load`."""
+    policy, exported = _open(out_dir)
+    if exported is None:
+        info = policy.manifest.get("jax_export") or {}
+        raise ExportError(f"{out_dir} has no {JAX_EXPORT}: {info.get('missing_reason', 'not exported')}")
+    return exported
 
 
 def to_torch(out_dir):

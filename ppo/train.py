@@ -4,14 +4,20 @@
     python -m ppo.train                         # zero base; GPU: ~3 min to the task
     python -m ppo.train --base scripted:0.05 --out runs/noisy
     python -m ppo.train --out runs/ppo --resume # continue the run in runs/ppo
+    python -m ppo.train --out runs/ppo --resume --iterations 300  # train it further
 
 Defaults: the one-GPU settings of `PPOConfig` (4096 envs, 150 iterations = 9.8M env steps).
 On a CPU: 32 envs, 8 minibatches, 100 iterations (~5 minutes): the return rises, but the
-task needs a GPU's batch.
+task needs a GPU's batch. Every value is checked before anything is created or compiled.
 
 Writes to --out: metrics.jsonl (one JSON object per iteration), checkpoints/<iteration>/ (orbax:
-params, optimiser state, normaliser, env state, RNG), config.json, learning_curve.png and
-eval.json (base alone vs base + residual, success rate with a 95% CI).
+params, optimiser state, normaliser, env state, RNG; each read back after writing; the --keep
+newest kept), config.json, learning_curve.png and eval.json (base alone vs base + residual,
+success rate with a 95% CI).
+
+--resume continues from the newest checkpoint that loads (it names any it skips), bit-identical
+to an uninterrupted run. A larger --iterations keeps the run's learning-rate schedule: the rate
+decays over the first run's iterations, then stays at its final value.
 """
 from __future__ import annotations
 
@@ -26,14 +32,16 @@ from pathlib import Path
 import jax
 import jax.numpy as jp
 import numpy as np
-import orbax.checkpoint as ocp
 from tqdm import tqdm
 
-from mjx_env.paper_return import make
-from bridge.base import BASES, make_base
+from bridge.base import BASES, check_spec, make_base
 from bridge.units import BridgeConfig
+from mjx_env.config import EnvConfig, validate as validate_env
+from mjx_env.paper_return import PaperReturn
 from mjx_env.wrappers import wrap_for_training
-from ppo.agent import CPU_DEFAULTS, Agent, PPOConfig, TrainState
+from ppo import checkpoint
+from ppo.agent import CPU_DEFAULTS, Agent, PPOConfig, TrainState, validate as validate_ppo
+from ppo.checkpoint import latest_checkpoint
 from ppo.evaluate import episode_window, evaluate_policy, first_reach
 
 
@@ -49,26 +57,52 @@ class RunConfig:
     impl: str | None = None
     seed: int = 0
     checkpoint_every: int = 10
+    keep: int = 3  # checkpoints kept: the newest ones (the final one included)
     eval_episodes: int = 64
     out: str = "runs/ppo"
 
 
 GPU_ITERATIONS, CPU_ITERATIONS = 150, 100  # 9.8M env steps on a GPU; a few minutes on a CPU
+REFRESH_RULES = (None, "per_env", "sync")
+# RunConfig fields a resumed run may change: they do not change what is trained.
+RESUMABLE = ("iterations", "out", "checkpoint_every", "keep", "eval_episodes")
 
 
 class NonFiniteError(FloatingPointError):
     pass
 
 
+def env_config(run: RunConfig, env_overrides: dict | None = None) -> EnvConfig:
+    """The run's EnvConfig: its env fields (impl, alpha, episode length, termination) plus
+    `env_overrides`."""
+    return EnvConfig(impl=run.impl, alpha=run.alpha, episode_length=run.episode_length,
+                     terminate_implausible=run.terminate_implausible, **(env_overrides or {}))
+
+
+def validate_run(run: RunConfig, env_overrides: dict | None = None) -> RunConfig:
+    """`run`, or ValueError naming the first bad value, before anything is built or compiled:
+    counts in range, the base spec (its module imported, its files present), the env fields."""
+    rules = [("iterations", run.iterations >= 1, ">= 1"),
+             ("checkpoint_every", run.checkpoint_every >= 1, ">= 1"), ("keep", run.keep >= 1, ">= 1"),
+             ("eval_episodes", run.eval_episodes >= 1, ">= 1"),
+             ("base_horizon", run.base_horizon is None or run.base_horizon >= 1, ">= 1"),
+             ("base_refresh", run.base_refresh in REFRESH_RULES, f"one of {REFRESH_RULES[1:]}")]
+    for name, ok, what in rules:
+        if not ok:
+            raise ValueError(f"{name} must be {what}, got {getattr(run, name)!r}")
+    validate_env(env_config(run, env_overrides))
+    check_spec(run.base)
+    return run
+
+
 def build(run: RunConfig, ppo: PPOConfig, env_overrides: dict | None = None,
-          bridge: BridgeConfig = BridgeConfig(), copies: int = 1):
-    """The env (EnvConfig fields from `run`, plus `env_overrides`), base and agent of a run;
-    `copies` runs side by side (vmapped seeds) size MuJoCo Warp's buffers for all of them."""
-    env = make(num_envs=ppo.num_envs * copies, impl=run.impl, alpha=run.alpha,
-               episode_length=run.episode_length, terminate_implausible=run.terminate_implausible,
-               **(env_overrides or {}))
+          bridge: BridgeConfig = BridgeConfig(), copies: int = 1, schedule: int | None = None):
+    """The env, base and agent of a run; `copies` runs side by side (vmapped seeds) size MuJoCo
+    Warp's buffers for all of them; `schedule`: the learning-rate schedule's length in
+    iterations (default `run.iterations`)."""
+    env = PaperReturn(env_config(run, env_overrides), num_envs=ppo.num_envs * copies)
     base = make_base(run.base, env, run.base_horizon, run.base_refresh, bridge)
-    agent = Agent(env, wrap_for_training(env), base, ppo, run.iterations)
+    agent = Agent(env, wrap_for_training(env), base, ppo, schedule or run.iterations)
     return env, agent
 
 
@@ -87,121 +121,108 @@ def make_train(run: RunConfig, ppo: PPOConfig, copies: int = 1, env_overrides: d
     return agent, train_fn
 
 
-def _checkpointer():
-    return ocp.StandardCheckpointer()
-
-
-def _saveable(ts: TrainState) -> dict:
-    """The state's leaves by position; orbax refuses zero-size arrays (e.g. MJX's empty `act`),
-    which `restore` takes from the template instead."""
-    return {str(i): x for i, x in enumerate(jax.tree.leaves(ts)) if x.size > 0}
-
-
-def save(out: Path, ts: TrainState, config: dict) -> Path:
-    """Atomic orbax save of the whole training state to out/checkpoints/<iteration>, with the
-    run's config beside it (config.json)."""
-    path = (out / "checkpoints" / str(int(ts.iteration))).resolve()
-    ckpt = _checkpointer()
-    ckpt.save(path, _saveable(ts), force=True)
-    ckpt.wait_until_finished()
-    (path / "config.json").write_text(json.dumps(config, indent=1))
-    return path
-
-
-def latest_checkpoint(out: Path) -> Path | None:
-    root = out / "checkpoints"
-    steps = sorted(int(p.name) for p in root.glob("*") if p.name.isdigit()) if root.exists() else []
-    return (root / str(steps[-1])).resolve() if steps else None
-
-
-def restore(path: Path, template: TrainState) -> TrainState:
-    """Load a `save`d state into the structure of `template` (same config)."""
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _saveable(template))
-    stored = _checkpointer().restore(path, abstract)
-    leaves, treedef = jax.tree.flatten(template)
-    return jax.tree.unflatten(treedef, [stored.get(str(i), x) for i, x in enumerate(leaves)])
-
-
 # NaN when no episode ended in an iteration: not an error
 EPISODE_METRICS = ("episode_return", "success_rate", "plausible_success_rate", "implausible_episode_rate")
 
 
-def _check_same_config(path: Path, config: dict) -> None:
+def _saved_config(out: Path) -> dict:
+    path = out / "config.json"
+    if latest_checkpoint(out) is None or not path.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint under {out / 'checkpoints'} (or no "
+                                f"{path}): nothing to resume")
+    return json.loads(path.read_text())
+
+
+def _check_same_config(saved: dict, config: dict, where: Path) -> None:
     """Refuse to resume a run with other settings (the checkpoint would not fit or not mean the
-    same); only the iteration budget may grow."""
-    if not path.exists():
-        return
-    saved = json.loads(path.read_text())
+    same); only the `RESUMABLE` fields may change."""
     diff = [f"{section}.{k}: {saved[section].get(k)!r} -> {v!r}"
             for section in ("run", "ppo", "env", "bridge") for k, v in config[section].items()
-            if saved.get(section, {}).get(k) != v and k not in ("iterations", "out")]
+            if saved.get(section, {}).get(k) != v and not (section == "run" and k in RESUMABLE)]
     if diff:
-        raise ValueError(f"--resume with settings that differ from {path}: {'; '.join(diff)}")
+        raise ValueError(f"--resume with settings that differ from {where}: {'; '.join(diff)}")
 
 
-def check_finite(ts: TrainState, metrics: dict) -> None:
+def check_finite(ts: TrainState, metrics: dict, base_name: str = "base") -> None:
+    """NonFiniteError if the base returned NaN/inf (named as the cause) or any metric or
+    parameter is not finite."""
+    it = int(ts.iteration)
+    if (n := int(metrics.get("nan_base", 0))) > 0:
+        raise NonFiniteError(f"the base policy {base_name!r} returned non-finite joint targets in "
+                             f"{n} env steps of iteration {it}: training stopped, the last "
+                             "checkpoint is untouched (check the base, not the residual)")
     bad = [k for k, v in metrics.items()
            if k not in EPISODE_METRICS and not np.isfinite(np.asarray(v)).all()]
     if not all(bool(jp.isfinite(x).all()) for x in jax.tree.leaves(ts.params)):
         bad.append("params")
     if bad:
-        raise NonFiniteError(f"non-finite {', '.join(bad)} at iteration {int(ts.iteration)}; "
+        raise NonFiniteError(f"non-finite {', '.join(bad)} at iteration {it}; "
                              "training stopped, the last checkpoint is untouched")
 
 
-def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool = True,
-          corrupt_at: int | None = None, stop_at: int | None = None,
-          env_overrides: dict | None = None, bridge: BridgeConfig = BridgeConfig()
-          ) -> tuple[Agent, TrainState, list[dict]]:
-    """Train; returns the agent, final state and per-iteration metrics. Tests use `corrupt_at`
-    (a NaN injected into the params after that iteration) and `stop_at` (stop early, as if
-    interrupted, after that iteration)."""
+def _start(run: RunConfig, ppo: PPOConfig, resume: bool, env_overrides, bridge, log):
+    """(agent, state, config, history) of a new run, or of the resumed one in `run.out`
+    (newest loadable checkpoint, its learning-rate schedule, the log cut back to it)."""
     out = Path(run.out)
-    out.mkdir(parents=True, exist_ok=True)
-    env, agent = build(run, ppo, env_overrides, bridge)
+    if not resume and ((out / "metrics.jsonl").exists() or latest_checkpoint(out) is not None):
+        raise FileExistsError(f"{out} already holds a run: pass --resume to continue it, or "
+                              "another --out (nothing was overwritten)")
+    saved = _saved_config(out) if resume else None
+    schedule = (saved.get("schedule") or {}).get("lr_decay_iterations", saved["run"]["iterations"]) \
+        if saved else run.iterations
+    env, agent = build(run, ppo, env_overrides, bridge, schedule=schedule)
+    config = {"run": dataclasses.asdict(run), "ppo": dataclasses.asdict(ppo),
+              "env": dataclasses.asdict(env.config), "bridge": dataclasses.asdict(bridge),
+              "schedule": {"lr_decay_iterations": schedule}}
+    config = json.loads(json.dumps(config, default=str))
     ts = jax.jit(agent.init)(jax.random.PRNGKey(run.seed))
     history: list[dict] = []
-    log_path = out / "metrics.jsonl"
-    config = {"run": dataclasses.asdict(run), "ppo": dataclasses.asdict(ppo),
-              "env": dataclasses.asdict(env.config), "bridge": dataclasses.asdict(bridge)}
-    config = json.loads(json.dumps(config, default=str))
-    if resume:
-        path = latest_checkpoint(out)
-        if path is None:
-            raise FileNotFoundError(f"--resume: no checkpoint under {out / 'checkpoints'}")
-        _check_same_config(out / "config.json", config)
-        ts = restore(path, ts)
+    if saved:
+        _check_same_config(saved, config, out / "config.json")
+        ts, _ = checkpoint.restore_latest(out, ts, log)
+        if int(ts.iteration) >= run.iterations:
+            raise ValueError(f"--resume: {out} is at iteration {int(ts.iteration)} already; pass "
+                             f"--iterations > {int(ts.iteration)} to train further (the learning "
+                             f"rate stays at its final value after the {schedule}-iteration schedule)")
+        log_path = out / "metrics.jsonl"
         if log_path.exists():  # drop rows logged after the checkpoint: they are redone
             history = [row for row in map(json.loads, log_path.read_text().splitlines())
                        if row["iteration"] <= int(ts.iteration)]
             log_path.write_text("".join(json.dumps(row) + "\n" for row in history))
-    elif log_path.exists() or latest_checkpoint(out) is not None:
-        raise FileExistsError(f"{out} already holds a run: pass --resume to continue it, or "
-                              "another --out (nothing was overwritten)")
+    return agent, ts, config, history
+
+
+def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool = True,
+          env_overrides: dict | None = None, bridge: BridgeConfig = BridgeConfig()
+          ) -> tuple[Agent, TrainState, list[dict]]:
+    """Train; returns the agent, final state and per-iteration metrics (also in
+    `run.out`/metrics.jsonl). Checkpoints every `run.checkpoint_every` iterations and at the
+    end, each verified, the `run.keep` newest kept."""
+    log = print if progress else (lambda *_: None)
+    agent, ts, config, history = _start(run, ppo, resume, env_overrides, bridge, log)
+    out = Path(run.out)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=1))
     start = time.monotonic()
     step = jax.jit(agent.iteration).lower(ts).compile()
-    if progress:
-        print(f"compiled the training iteration in {time.monotonic() - start:.1f} s")
+    log(f"compiled the training iteration in {time.monotonic() - start:.1f} s")
     bar = tqdm(total=run.iterations, initial=int(ts.iteration), disable=not progress,
                unit="it", dynamic_ncols=True)
     shown = {"ret": "-", "succ": "-", "plaus": "-"}  # last finished episodes' return, success
     wall = history[-1].get("wall_s", 0.0) if history else 0.0  # training seconds, resumes included
-    while int(ts.iteration) < min(run.iterations, stop_at or run.iterations):
+    while int(ts.iteration) < run.iterations:
         tick = time.monotonic()
         ts, metrics = step(ts)
         jax.block_until_ready(metrics)
         seconds = time.monotonic() - tick
-        if corrupt_at is not None and int(ts.iteration) == corrupt_at:
-            ts = ts.replace(params=jax.tree.map(lambda x: x * jp.nan, ts.params))
-        check_finite(ts, metrics)
+        check_finite(ts, metrics, agent.base.name)
         row = {k: (float(v) if np.isfinite(v) else None) for k, v in metrics.items()}
         wall += seconds
         row.update(iteration=int(ts.iteration), env_steps=int(ts.env_steps), wall_s=wall,
                    env_steps_per_s=ppo.num_envs * ppo.unroll_length / max(seconds, 1e-9))
         history.append(row)
         history = history[-10_000:]
-        with log_path.open("a") as f:
+        with (out / "metrics.jsonl").open("a") as f:
             f.write(json.dumps(row) + "\n")
         if row["episode_return"] is not None:
             shown.update(ret=f"{row['episode_return']:.2f}", succ=f"{row['success_rate']:.2f}",
@@ -209,9 +230,8 @@ def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool =
         bar.update(1)
         bar.set_postfix(shown, sps=f"{row['env_steps_per_s']:.0f}")
         if int(ts.iteration) % run.checkpoint_every == 0 or int(ts.iteration) == run.iterations:
-            save(out, ts, config)
-        elif stop_at is not None and int(ts.iteration) == stop_at:
-            save(out, ts, config)
+            checkpoint.save(out, ts, config)
+            checkpoint.prune(out, run.keep)
     bar.close()
     return agent, ts, history
 
@@ -269,15 +289,20 @@ def parse(argv=None) -> tuple[RunConfig, PPOConfig, BridgeConfig, argparse.Names
     _add_fields(p.add_argument_group("torch / gr00t bases"), BridgeConfig, ())
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     args = p.parse_args(argv)
-    if args.num_envs < 1:
-        p.error(f"--num-envs must be >= 1, got {args.num_envs}")
-    if not 1 <= args.num_minibatches <= args.num_envs * args.unroll_length:
-        p.error(f"--num-minibatches must be in 1..num_envs x unroll_length "
-                f"({args.num_envs * args.unroll_length}), got {args.num_minibatches}")
-    run = RunConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)})
-    ppo = PPOConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PPOConfig)
-                       if f.name != "hidden"})
-    bridge = BridgeConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(BridgeConfig)})
+    try:
+        run = RunConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)})
+        ppo = PPOConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PPOConfig)
+                           if f.name != "hidden"})
+        bridge = BridgeConfig(**{f.name: getattr(args, f.name)
+                                 for f in dataclasses.fields(BridgeConfig)})
+        validate_ppo(ppo)
+        validate_run(run)
+        bridge.key_layout(), bridge.joint_units()
+        if bridge.render_size < 8 or bridge.denoising_steps < 1:
+            raise ValueError(f"render_size must be >= 8 px and denoising_steps >= 1, got "
+                             f"{bridge.render_size}, {bridge.denoising_steps}")
+    except ValueError as e:  # one line, exit 2, before any directory or compilation
+        p.exit(2, f"ppo.train: error: {e}\n")
     return run, ppo, bridge, args
 
 
@@ -286,7 +311,16 @@ def main(argv=None):
     if jax.default_backend() != "gpu":
         print(f"no GPU: a short CPU run ({ppo.num_envs} envs x {run.iterations} iterations); the "
               "return rises, but reaching the task needs a GPU (4096 envs, ~3 minutes)")
-    agent, ts, history = train(run, ppo, resume=args.resume, bridge=bridge)
+    try:
+        agent, ts, history = train(run, ppo, resume=args.resume, bridge=bridge)
+    except (FileExistsError, FileNotFoundError, ValueError) as e:  # the run as asked cannot start
+        raise SystemExit(f"ppo.train: error: {e}") from None
+    except (NonFiniteError, checkpoint.CheckpointError) as e:
+        raise SystemExit(f"ppo.train: stopped: {e}") from None
+    except KeyboardInterrupt:
+        last = latest_checkpoint(Path(run.out))
+        raise SystemExit(f"ppo.train: interrupted; the last checkpoint is "
+                         f"{last or 'none'}: continue with --resume --out {run.out}") from None
     out = Path(run.out)
     if history:
         plot(history, out / "learning_curve.png")

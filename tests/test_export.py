@@ -15,9 +15,10 @@ import pytest
 
 import ppo.export as export_mod
 from ppo.agent import PPOConfig
+from ppo.checkpoint import latest_checkpoint
 from ppo.export import export, jax_exported, main
-from ppo.policy import ExportError, load, load_exported, to_torch
-from ppo.train import RunConfig, latest_checkpoint, train
+from ppo.policy import ExportError, integrity_record, load, load_exported, to_torch
+from ppo.train import RunConfig, train
 
 TINY = PPOConfig(num_envs=4, unroll_length=4, num_minibatches=2, update_epochs=2, hidden=(32, 32))
 
@@ -169,6 +170,57 @@ def test_tampered_manifest_is_refused(exported, tmp_path, edit, message):
         to_torch(bad)
 
 
+LOADERS = (load, load_exported, to_torch)
+
+
+def _tamper_value(key, change):
+    def edit(m):
+        section, field = key.split(".")
+        m[section][field] = change(m[section][field])
+    return edit
+
+
+def _shift_upper_0(limits):
+    return [limits[0] + 0.3] + limits[1:]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_tamper_value("action.alpha", lambda a: 0.9), r"action.alpha x action.action_scale is 0.9"),
+    (_tamper_value("action.action_scale", lambda s: 2 * s), r"action.alpha x action.action_scale is 0.7 x 0.1"),
+    (_tamper_value("action.joint_upper", _shift_upper_0), r"action.joint_upper\[0\] is"),
+    (_tamper_value("base_policy.active", lambda a: 1.0 - a), "base_policy.active is 1"),
+    (_tamper_value("network.hidden", lambda h: [16] + h[1:]), r"network.hidden \[16, 32\]"),
+])
+@pytest.mark.parametrize("rehash", [False, True], ids=["manifest-only", "integrity-rehashed"])
+def test_every_value_that_reaches_the_robot_is_bound(exported, tmp_path, edit, message, rehash):
+    """A manifest edit that would change the robot's command is refused by every loader, naming
+    the field, even when integrity.json is recomputed to match the edited manifest."""
+    bad = shutil.copytree(exported, tmp_path / "bad")
+    m = json.loads((bad / "manifest.json").read_text())
+    edit(m)
+    (bad / "manifest.json").write_text(json.dumps(m))
+    if rehash:
+        (bad / "integrity.json").write_text(json.dumps(integrity_record(m)))
+    for loader in LOADERS:
+        with pytest.raises(ExportError, match=message):
+            loader(bad)
+
+
+def test_any_other_manifest_edit_or_a_missing_integrity_record_is_refused(exported, tmp_path):
+    bad = shutil.copytree(exported, tmp_path / "bad")
+    m = json.loads((bad / "manifest.json").read_text())
+    m["training_config"]["run"]["seed"] += 1
+    (bad / "manifest.json").write_text(json.dumps(m))
+    for loader in LOADERS:
+        with pytest.raises(ExportError, match="manifest.json does not match integrity.json"):
+            loader(bad)
+    shutil.copy(exported / "manifest.json", bad / "manifest.json")
+    load(bad)  # the original manifest loads again
+    (bad / "integrity.json").unlink()
+    with pytest.raises(ExportError, match="integrity.json missing"):
+        load(bad)
+
+
 def test_truncated_or_missing_params_are_refused(exported, tmp_path):
     bad = shutil.copytree(exported, tmp_path / "bad")
     files = sorted((p for p in (bad / "params").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
@@ -191,7 +243,7 @@ def test_interrupted_export_leaves_nothing_that_loads(run, tmp_path, monkeypatch
     def fail(*args):
         raise KeyboardInterrupt  # as if interrupted just before the manifest
 
-    monkeypatch.setattr(export_mod, "write_manifest", fail)
+    monkeypatch.setattr(export_mod, "write_json", fail)
     with pytest.raises(KeyboardInterrupt):
         export(latest_checkpoint(run[2]), tmp_path / "out", log=lambda s: None)
     assert list(tmp_path.iterdir()) == []  # no out, no temporary directory

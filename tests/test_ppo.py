@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from mjx_env.paper_return import make, set_base
-from ppo.agent import PPOConfig, hparams
-from ppo.train import NonFiniteError, RunConfig, latest_checkpoint, make_train, train
+from ppo import checkpoint
+from ppo.agent import Agent, PPOConfig, hparams
+from ppo.checkpoint import latest_checkpoint
+from ppo.train import NonFiniteError, RunConfig, make_train, train
 
 TINY = PPOConfig(num_envs=4, unroll_length=4, num_minibatches=2, update_epochs=2, hidden=(32, 32))
 
@@ -30,9 +32,25 @@ def test_residual_is_exactly_zero_at_alpha_zero():
     np.testing.assert_array_equal(np.array(nxt.info["last_target"]), np.array(base))
 
 
-def test_resume_is_bit_identical(tmp_path):
+def interrupt_after(monkeypatch, iteration: int):
+    """Make training stop (KeyboardInterrupt, as Ctrl-C) right after checkpoint `iteration`."""
+    save = checkpoint.save
+
+    def save_then_interrupt(out, ts, config):
+        path = save(out, ts, config)
+        if int(ts.iteration) == iteration:
+            raise KeyboardInterrupt
+        return path
+
+    monkeypatch.setattr(checkpoint, "save", save_then_interrupt)
+
+
+def test_resume_is_bit_identical(tmp_path, monkeypatch):
     _, straight, _ = train(tiny_run(tmp_path / "a"), TINY, progress=False)
-    train(tiny_run(tmp_path / "b"), TINY, progress=False, stop_at=2)  # interrupted
+    with monkeypatch.context() as m:
+        interrupt_after(m, 2)
+        with pytest.raises(KeyboardInterrupt):
+            train(tiny_run(tmp_path / "b"), TINY, progress=False)
     assert latest_checkpoint(tmp_path / "b").name == "2"
     _, resumed, history = train(tiny_run(tmp_path / "b"), TINY, resume=True, progress=False)
     assert int(resumed.iteration) == 3 and [h["iteration"] for h in history] == [1, 2, 3]
@@ -41,22 +59,37 @@ def test_resume_is_bit_identical(tmp_path):
     np.testing.assert_array_equal(np.array(straight.env_state.obs), np.array(resumed.env_state.obs))
 
 
-def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path):
-    run = tiny_run(tmp_path)
+def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    iteration = Agent.iteration
+
+    def corrupt_at_2(self, ts):  # NaN params after iteration 2, as a diverged update would give
+        ts, metrics = iteration(self, ts)
+        nan = jp.where(ts.iteration == 2, jp.nan, 1.0)
+        return ts.replace(params=jax.tree.map(lambda x: x * nan, ts.params)), metrics
+
+    monkeypatch.setattr(Agent, "iteration", corrupt_at_2)
     with pytest.raises(NonFiniteError, match="params at iteration 2"):
-        train(run, TINY, progress=False, corrupt_at=2)
+        train(tiny_run(tmp_path), TINY, progress=False)
     assert latest_checkpoint(tmp_path).name == "1"  # iteration 2 was never saved
 
 
-def test_resume_with_other_settings_is_refused(tmp_path):
-    train(tiny_run(tmp_path), TINY, progress=False, stop_at=1)
+def stopped_after_one(tmp_path, monkeypatch, **kw):
+    """A 3-iteration run interrupted after its first checkpoint."""
+    with monkeypatch.context() as m:
+        interrupt_after(m, 1)
+        with pytest.raises(KeyboardInterrupt):
+            train(tiny_run(tmp_path, **kw), TINY, progress=False)
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, monkeypatch):
+    stopped_after_one(tmp_path, monkeypatch)
     with pytest.raises(ValueError, match="ppo.learning_rate"):
         train(tiny_run(tmp_path), dataclasses.replace(TINY, learning_rate=1.0),
               resume=True, progress=False)
 
 
-def test_fresh_run_never_overwrites_an_existing_one(tmp_path):
-    train(tiny_run(tmp_path), TINY, progress=False, stop_at=1)
+def test_fresh_run_never_overwrites_an_existing_one(tmp_path, monkeypatch):
+    stopped_after_one(tmp_path, monkeypatch)
     before = (tmp_path / "metrics.jsonl").read_text()
     with pytest.raises(FileExistsError, match="--resume"):
         train(tiny_run(tmp_path), TINY, progress=False)
