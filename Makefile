@@ -8,17 +8,23 @@ export MUJOCO_GL ?= egl
 export JAX_COMPILATION_CACHE_DIR ?= $(HOME)/.cache/paper_return/jax
 ARGS ?=
 
-.PHONY: install test train bench export base clean
+.PHONY: install test train bench export base doctor evaluate tensorboard clean
 
+# tools/install_plan.py (stdlib, the system Python) creates the venv and picks the builds:
+# CPU torch and jax where nvidia-smi finds no GPU (no CUDA download), else torch 2.13.0 from
+# the PyTorch CUDA index and the JAX CUDA plugin pinned to jax 0.10.2. GPU=no forces the CPU
+# builds; `python3 tools/install_plan.py --dry-run` prints the commands.
+GPU ?= auto
 $(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	# torch first and exactly: the CPU build on this machine's disk, not a CUDA download.
-	$(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PYTHON) tools/install_plan.py --venv $(VENV) --python $(PYTHON) --gpu $(GPU)
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
 install: $(STAMP)
+
+# Backend, devices, versions, renderers, free GPU memory, and a fix for each problem found.
+doctor:
+	@if test -x $(PY); then $(PY) tools/doctor.py; else $(PYTHON) tools/doctor.py; fi
 
 # Test files run in WORKERS processes (pytest-xdist, one file per worker at a time: module
 # fixtures compile once); JAX compiles single-threaded, so 2 workers use both cores here.
@@ -37,6 +43,19 @@ bench: $(STAMP)
 export: $(STAMP)
 	@test -n "$(CKPT)" || { echo "make export needs CKPT=runs/<name>/checkpoints/<iteration> (or a run dir)" >&2; exit 2; }
 	$(PY) -m ppo.export $(CKPT) $(OUT) $(ARGS)
+
+# make evaluate RUN=runs/<name> (or a checkpoint or export dir) [ARGS="--episodes 64 --video 2"]
+evaluate: $(STAMP)
+	@test -n "$(RUN)" || { echo "make evaluate needs RUN=runs/<name> (or a checkpoint or export dir)" >&2; exit 2; }
+	$(PY) -m ppo.evaluate $(RUN) $(ARGS)
+
+# make tensorboard RUN=runs/<name>: TensorBoard's viewer on the run's event files (the viewer is
+# the optional [viz] extra, installed on first use; writing the files needs only tensorboardX).
+tensorboard: $(STAMP)
+	@test -n "$(RUN)" || { echo "make tensorboard needs RUN=runs/<name>" >&2; exit 2; }
+	@test -d "$(RUN)" || { echo "make tensorboard: $(RUN) is not a directory" >&2; exit 2; }
+	@$(PY) -c "import tensorboard" 2>/dev/null || $(PY) -m pip install --quiet -e ".[viz]"
+	$(VENV)/bin/tensorboard --logdir $(RUN) $(ARGS)
 
 # make base: scripted-expert demos with rendered frames (data/demos, ~12 min on 2 CPU cores),
 # then behaviour cloning of the vision chunk policy (bases/bc, ~9 min). Each step runs only

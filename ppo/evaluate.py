@@ -6,6 +6,8 @@ that batch); episode i uses key i of `jax.random.split(PRNGKey(seed), episodes)`
 """
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
 from typing import Callable
 
 import jax
@@ -124,3 +126,191 @@ def evaluate_policy(agent, ts, episodes: int, seed: int = 1234) -> dict:
 
     return {name: summary(evaluate_base(agent.env, agent.base, episodes, seed, fn))
             for name, fn in (("base_alone", None), ("base_plus_residual", residual))}
+
+
+# --- `python -m ppo.evaluate <run | checkpoint | export>` ------------------------------------
+CLI_DOC = """`python -m ppo.evaluate <run dir | checkpoint dir | export dir>`: fixed-seed evaluation.
+
+    python -m ppo.evaluate runs/ppo                       # a run dir: its latest checkpoint
+    python -m ppo.evaluate exports/zero_cpu-150 --video 2 --out eval.json
+
+Runs --episodes episodes of the policy (the run's base plus the deterministic residual,
+tanh of the actor's mean) on the run's env config; episode i starts from key i of
+jax.random.split(PRNGKey(--seed), --episodes), so a rerun gives the same numbers. Prints success
+and plausible success with 95% Wilson CIs, mean return, mean episode length and the plausibility
+maxima and 95th percentiles; --out also writes them as JSON, --video N an MP4 of the first N
+episodes (top camera, with step, success and plausibility flags).
+"""
+CPU_EVAL_ENVS = 16  # episodes side by side on a CPU (on a GPU: all of them at once)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse's default also prints the usage)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parse(argv=None) -> argparse.Namespace:
+    """The CLI's arguments; a bad one exits 2 with a one-line message, before anything compiles.
+    Adds `kind` ("export" or "checkpoint") and `source` (the export or checkpoint dir)."""
+    p = _Parser(prog="python -m ppo.evaluate", description=CLI_DOC,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("path", help="a run dir (its latest checkpoint), a checkpoint dir "
+                                "(<run>/checkpoints/<iteration>) or an export dir (manifest.json)")
+    p.add_argument("--episodes", type=int, default=64, help="episodes (default 64)")
+    p.add_argument("--seed", type=int, default=1234,
+                   help="episode seed (default 1234: the episodes of the run's eval.json)")
+    p.add_argument("--num-envs", type=int, default=None,
+                   help=f"episodes side by side (default: all on a GPU, {CPU_EVAL_ENVS} on a CPU)")
+    p.add_argument("--impl", choices=("jax", "warp"), default=None,
+                   help="MJX backend (default: the run's, else the faster on this device)")
+    p.add_argument("--video", type=int, default=0, metavar="N",
+                   help="also write an MP4 of the first N episodes (default 0: none)")
+    p.add_argument("--video-out", default=None, metavar="FILE.mp4",
+                   help="the MP4 (default: --out with .mp4, else eval-<name>.mp4 here)")
+    p.add_argument("--out", default=None, metavar="FILE.json", help="also write the results as JSON")
+    args = p.parse_args(argv)
+    if args.episodes < 1:
+        p.error(f"--episodes must be >= 1, got {args.episodes}")
+    if args.num_envs is not None and args.num_envs < 1:
+        p.error(f"--num-envs must be >= 1, got {args.num_envs}")
+    if not 0 <= args.video <= args.episodes:
+        p.error(f"--video must be in 0..--episodes ({args.episodes}), got {args.video}")
+    try:
+        args.kind, args.source = _input_kind(Path(args.path))
+    except ValueError as e:
+        p.error(str(e))
+    return args
+
+
+def _input_kind(path: Path) -> tuple[str, Path]:
+    """("export", dir) for a dir with manifest.json, ("checkpoint", dir) for a run or checkpoint
+    dir; ValueError (one line) otherwise."""
+    from ppo.export import find_checkpoint  # imports ppo.train, which imports this module
+
+    if not path.exists():
+        raise ValueError(f"{path} does not exist")
+    if not path.is_dir():
+        raise ValueError(f"{path} is not a directory: expected a run, checkpoint or export dir")
+    if (path / "manifest.json").is_file():
+        return "export", path.resolve()
+    try:
+        return "checkpoint", find_checkpoint(path)
+    except ValueError:  # ppo.policy.ExportError
+        raise ValueError(f"{path} is not a run dir (checkpoints/<iteration>), a checkpoint dir or "
+                         "an export dir (manifest.json)") from None
+
+
+def actor_residual(actor: dict, stats, hidden, base_active: float) -> Callable:
+    """`residual(obs (B, 25), base_action (B, 6) rad) -> (B, 6)` in (-1, 1): tanh of the actor's
+    mean on the normalised [obs, base_action * base_active] (the deterministic policy)."""
+    from ppo.networks import normalize, squash
+    from ppo.policy import Actor
+
+    net = Actor(tuple(hidden))
+
+    def residual(obs, base_action):
+        x = normalize(stats, jp.concatenate([obs, base_action * base_active], axis=-1))
+        return squash(net.apply({"params": actor}, x))
+
+    return residual
+
+
+def load_policy(kind: str, source: Path) -> tuple[dict, dict, tuple[int, ...]]:
+    """(training config.json, {"actor", "stats"}, hidden) of an export or a checkpoint."""
+    import json
+
+    from ppo import export, policy
+
+    if kind == "export":
+        pol = policy.load(source)
+        return pol.manifest["training_config"], {"actor": pol.actor, "stats": pol.stats}, pol.hidden
+    config = json.loads(export.config_path(source).read_text())
+    run, ppo, _ = export.configs(config)
+    params, stats = export.restore_params(source, run, ppo)
+    actor = export.saved_tree(params, stats, ppo.hidden)["actor"]  # the export's actor layers
+    return config, {"actor": actor, "stats": stats}, tuple(ppo.hidden)
+
+
+def build(config: dict, num_envs: int, impl: str | None):
+    """(env, base) of a run's training config: its EnvConfig with `impl` (None: the run's) on
+    `num_envs` envs, and its base policy."""
+    import dataclasses
+
+    from bridge.base import make_base
+    from bridge.units import BridgeConfig
+    from mjx_env.paper_return import PaperReturn
+    from ppo.export import configs
+
+    run, _, env_cfg = configs(config)
+    env = PaperReturn(dataclasses.replace(env_cfg, impl=impl or env_cfg.impl), num_envs=num_envs)
+    bridge = {k: tuple(v) if isinstance(v, list) else v for k, v in config.get("bridge", {}).items()}
+    return env, make_base(run.base, env, run.base_horizon, run.base_refresh, config=BridgeConfig(**bridge))
+
+
+def report(result: dict, summ: dict, ctrl_dt: float) -> dict:
+    """The CLI's results: `summary` plus mean episode length (steps and s)."""
+    steps = float(np.mean(result["steps"]))
+    return {**summ, "mean_episode_steps": steps, "mean_episode_s": steps * ctrl_dt}
+
+
+def format_report(r: dict) -> str:
+    """Human-readable lines of `report`'s dict (rates in %, lengths in mm, speeds in m/s)."""
+    (lo, hi), (plo, phi) = r["ci95"], r["plausible_ci95"]
+    mm = lambda k: f"{r[f'{k}_max'] * 1e3:.1f} / {r[f'{k}_p95'] * 1e3:.1f} mm"  # noqa: E731
+    return "\n".join([
+        f"  success            {r['success_rate']:6.1%}  (95% CI {lo:.1%}..{hi:.1%})",
+        f"  plausible success  {r['plausible_success_rate']:6.1%}  (95% CI {plo:.1%}..{phi:.1%})",
+        f"  mean return        {r['mean_return']:.3f}",
+        f"  mean length        {r['mean_episode_steps']:.1f} steps ({r['mean_episode_s']:.2f} s)",
+        f"  arm depth          {mm('arm_depth')} (max / p95)",
+        f"  sheet lift         {mm('paper_lift')} (max / p95)",
+        f"  sheet speed        {r['paper_speed_max']:.3f} / {r['paper_speed_p95']:.3f} m/s (max / p95)",
+        f"  implausible        {r['implausible_episodes']:.1%} of episodes"])
+
+
+def main(argv=None) -> dict:
+    """The CLI (see CLI_DOC); returns the results written by --out."""
+    import json
+    import time
+
+    args = parse(argv)
+    start = time.monotonic()
+    try:
+        config, net, hidden = load_policy(args.kind, args.source)
+        default_envs = args.episodes if jax.default_backend() == "gpu" else CPU_EVAL_ENVS
+        env, base = build(config, min(args.num_envs or default_envs, args.episodes), args.impl)
+    except (ValueError, TypeError, OSError) as e:  # ExportError is a ValueError
+        raise SystemExit(f"python -m ppo.evaluate: error: {e}") from None
+    residual = actor_residual(net["actor"], net["stats"], hidden, base.active)
+    print(f"evaluating {args.source} ({args.kind}; base {base.name}, {args.episodes} episodes, "
+          f"seed {args.seed}, impl {env.impl}, {env.num_envs} envs side by side)", flush=True)
+    result = evaluate_base(env, base, args.episodes, args.seed, residual)
+    out = {"source": str(args.source), "kind": args.kind, "base": base.name, "seed": args.seed,
+           "impl": env.impl, "num_envs": env.num_envs,
+           **report(result, summary(result), env.config.ctrl_dt)}
+    out["wall_s"] = time.monotonic() - start
+    print(format_report(out))
+    print(f"  evaluated in {out['wall_s']:.1f} s (compilation included)", flush=True)
+    if args.video:
+        from ppo.video import record
+
+        path = Path(args.video_out or (Path(args.out).with_suffix(".mp4") if args.out
+                                       else f"eval-{_name(args)}.mp4"))
+        out["video"] = record(env, base, residual, args.video, path, args.seed, args.episodes)
+        print(f"  video: {path} ({args.video} episodes, {out['video']['frames']} frames, "
+              f"{out['video']['seconds']:.1f} s)")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(out, indent=1))
+        print(f"  results: {args.out}")
+    return out
+
+
+def _name(args) -> str:
+    """exports/<name> -> name; <run>/checkpoints/<iteration> -> <run>-<iteration>."""
+    src = args.source
+    return src.name if args.kind == "export" else f"{src.parent.parent.name}-{src.name}"
+
+
+if __name__ == "__main__":
+    main()
