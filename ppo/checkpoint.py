@@ -9,9 +9,12 @@ needs only some fields (the export: params and stats) restores those by name. Ze
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import jax
@@ -121,22 +124,36 @@ def reason(e: BaseException) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
+@contextlib.contextmanager
+def _quiet_unraisable():
+    """Orbax leaves failed read coroutines behind; Python would print each one's traceback
+    ("Exception ignored in: <coroutine ...>", ~60 lines) when it is collected. The failure is
+    reported once, in one line, by `restore_latest` instead."""
+    hook, sys.unraisablehook = sys.unraisablehook, lambda unraisable: None
+    try:
+        yield
+    finally:
+        gc.collect()
+        sys.unraisablehook = hook
+
+
 def restore_latest(out: Path, template, log=print):
     """(state, path) of the newest checkpoint under `out` that restores into `template`; each
-    one skipped is named with its reason. CheckpointError if none restores."""
+    one skipped is named with its reason, in one line. CheckpointError if none restores."""
     found = checkpoints(out)
     if not found:
         raise CheckpointError(f"no checkpoint under {Path(out) / 'checkpoints'}")
     skipped = []
     for path in found:
         try:
-            state = restore(path, template)
+            with _quiet_unraisable():
+                state = restore(path, template)
         except Exception as e:  # noqa: BLE001
             skipped.append(f"{path.name} ({reason(e)})")
             log(f"checkpoint {path} does not load, skipped: {reason(e)}")
             continue
-        log(f"resuming from {path} (iteration {int(state.iteration)})"
-            + (f"; skipped {', '.join(skipped)}" if skipped else ""))
+        log(f"resuming from {path} (iteration {int(state.iteration)}"
+            + (f"; {len(skipped)} newer checkpoint(s) skipped)" if skipped else ")"))
         return state, path
     raise CheckpointError(f"no checkpoint under {Path(out) / 'checkpoints'} loads: "
                           + "; ".join(skipped))

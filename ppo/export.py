@@ -281,12 +281,17 @@ def default_out(checkpoint: Path) -> Path:
     return Path("exports") / f"{checkpoint.parent.parent.name}-{checkpoint.name}"
 
 
-def main(argv=None) -> Path:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m ppo.export", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="runs/<name>/checkpoints/<iteration>, or a run dir (its latest)")
     p.add_argument("out", nargs="?", help="export directory (default exports/<run name>-<iteration>)")
     p.add_argument("--force", action="store_true", help="replace an existing export directory")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> Path:
+    args = parse(argv)
     try:
         checkpoint = find_checkpoint(args.checkpoint)
         return export(checkpoint, Path(args.out) if args.out else default_out(checkpoint), args.force)

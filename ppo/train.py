@@ -32,7 +32,6 @@ from pathlib import Path
 import jax
 import jax.numpy as jp
 import numpy as np
-from tqdm import tqdm
 
 from bridge.base import BASES, check_spec, make_base
 from bridge.units import BridgeConfig
@@ -43,6 +42,8 @@ from ppo import checkpoint
 from ppo.agent import CPU_DEFAULTS, Agent, PPOConfig, TrainState, validate as validate_ppo
 from ppo.checkpoint import latest_checkpoint
 from ppo.evaluate import episode_window, evaluate_policy, first_reach
+from ppo.progress import Progress
+from ppo.summaries import EventLog
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,33 +207,31 @@ def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool =
     start = time.monotonic()
     step = jax.jit(agent.iteration).lower(ts).compile()
     log(f"compiled the training iteration in {time.monotonic() - start:.1f} s")
-    bar = tqdm(total=run.iterations, initial=int(ts.iteration), disable=not progress,
-               unit="it", dynamic_ncols=True)
-    shown = {"ret": "-", "succ": "-", "plaus": "-"}  # last finished episodes' return, success
+    bar = Progress(run.iterations, int(ts.iteration), enabled=progress)
+    events = EventLog(out, resume_step=int(ts.env_steps) + 1 if resume else None)
     wall = history[-1].get("wall_s", 0.0) if history else 0.0  # training seconds, resumes included
-    while int(ts.iteration) < run.iterations:
-        tick = time.monotonic()
-        ts, metrics = step(ts)
-        jax.block_until_ready(metrics)
-        seconds = time.monotonic() - tick
-        check_finite(ts, metrics, agent.base.name)
-        row = {k: (float(v) if np.isfinite(v) else None) for k, v in metrics.items()}
-        wall += seconds
-        row.update(iteration=int(ts.iteration), env_steps=int(ts.env_steps), wall_s=wall,
-                   env_steps_per_s=ppo.num_envs * ppo.unroll_length / max(seconds, 1e-9))
-        history.append(row)
-        history = history[-10_000:]
-        with (out / "metrics.jsonl").open("a") as f:
-            f.write(json.dumps(row) + "\n")
-        if row["episode_return"] is not None:
-            shown.update(ret=f"{row['episode_return']:.2f}", succ=f"{row['success_rate']:.2f}",
-                         plaus=f"{row['plausible_success_rate']:.2f}")
-        bar.update(1)
-        bar.set_postfix(shown, sps=f"{row['env_steps_per_s']:.0f}")
-        if int(ts.iteration) % run.checkpoint_every == 0 or int(ts.iteration) == run.iterations:
-            checkpoint.save(out, ts, config)
-            checkpoint.prune(out, run.keep)
-    bar.close()
+    try:
+        while int(ts.iteration) < run.iterations:
+            tick = time.monotonic()
+            ts, metrics = step(ts)
+            jax.block_until_ready(metrics)
+            seconds = time.monotonic() - tick
+            check_finite(ts, metrics, agent.base.name)
+            row = {k: (float(v) if np.isfinite(v) else None) for k, v in metrics.items()}
+            wall += seconds
+            row.update(iteration=int(ts.iteration), env_steps=int(ts.env_steps), wall_s=wall,
+                       env_steps_per_s=ppo.num_envs * ppo.unroll_length / max(seconds, 1e-9))
+            history = (history + [row])[-10_000:]
+            with (out / "metrics.jsonl").open("a") as f:
+                f.write(json.dumps(row) + "\n")
+            events.scalars(row)
+            bar.update(row)
+            if int(ts.iteration) % run.checkpoint_every == 0 or int(ts.iteration) == run.iterations:
+                checkpoint.save(out, ts, config)
+                checkpoint.prune(out, run.keep)
+    finally:
+        bar.close()
+        events.close()
     return agent, ts, history
 
 
@@ -271,9 +270,17 @@ def _add_fields(p: argparse.ArgumentParser, cls, skip: tuple[str, ...]) -> None:
         p.add_argument(flag, type=kind, default=value, help=f"(default {value})")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Errors as one line (`ppo.train: error: ...`) and exit code 2, without the usage block."""
+
+    def error(self, message):
+        self.exit(2, f"ppo.train: error: {message}\n")
+
+
 def parse(argv=None) -> tuple[RunConfig, PPOConfig, BridgeConfig, argparse.Namespace]:
     gpu = jax.default_backend() == "gpu"
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog="python -m ppo.train", description=__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--base", default="zero", help=f"base policy: {' | '.join(BASES)} (default zero)")
     ppo_default = PPOConfig() if gpu else PPOConfig(**CPU_DEFAULTS)
     p.add_argument("--num-envs", type=int, default=ppo_default.num_envs,
@@ -302,7 +309,7 @@ def parse(argv=None) -> tuple[RunConfig, PPOConfig, BridgeConfig, argparse.Names
             raise ValueError(f"render_size must be >= 8 px and denoising_steps >= 1, got "
                              f"{bridge.render_size}, {bridge.denoising_steps}")
     except ValueError as e:  # one line, exit 2, before any directory or compilation
-        p.exit(2, f"ppo.train: error: {e}\n")
+        p.error(str(e))
     return run, ppo, bridge, args
 
 
@@ -321,13 +328,23 @@ def main(argv=None):
         last = latest_checkpoint(Path(run.out))
         raise SystemExit(f"ppo.train: interrupted; the last checkpoint is "
                          f"{last or 'none'}: continue with --resume --out {run.out}") from None
+    report(agent, ts, history, run, ppo)
+
+
+def report(agent: Agent, ts: TrainState, history: list[dict], run: RunConfig, ppo: PPOConfig) -> dict:
+    """After training: the learning curve, the fixed-seed evaluation (eval.json, TensorBoard,
+    printed) and the first >= 80% crossing of the training curve."""
     out = Path(run.out)
+    events = EventLog(out)
     if history:
         plot(history, out / "learning_curve.png")
+        events.image("learning_curve", out / "learning_curve.png", int(ts.env_steps))
     result = evaluate_policy(agent, ts, run.eval_episodes)
     window = episode_window(run.episode_length, ppo.unroll_length)
     result["training_first_80_plausible"] = reach = first_reach(history, window)
     (out / "eval.json").write_text(json.dumps(result, indent=1))
+    events.evaluation(result, int(ts.env_steps))
+    events.close()
     for name in ("base_alone", "base_plus_residual"):
         r = result[name]
         (lo, hi), (plo, phi) = r["ci95"], r["plausible_ci95"]
@@ -338,8 +355,9 @@ def main(argv=None):
     print("training curve (plausible success over the last episode length of iterations): "
           + (f"first >= 80% at {reach['env_steps']} env steps, {reach['wall_s']:.0f} s of training"
              if reach else "never >= 80%"))
-    print(f"logs, checkpoints and plots in {out}")
-
+    print(f"logs, checkpoints, plots and TensorBoard events in {out} "
+          f"(make tensorboard RUN={out})")
+    return result
 
 if __name__ == "__main__":
     main()
