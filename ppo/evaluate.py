@@ -95,6 +95,7 @@ def windowed_rate(rates: np.ndarray, episodes: np.ndarray, window: int) -> np.nd
 
 
 TARGET = 0.8  # the plausible success rate whose first crossing the reports time
+EVAL_SEED = 1234  # episode i of an evaluation starts from key i of split(PRNGKey(EVAL_SEED), n)
 
 
 def first_crossing(rate, target: float = TARGET) -> int | None:
@@ -118,7 +119,7 @@ def first_reach(history: list[dict], window: int, target: float = TARGET) -> dic
             "target": target}
 
 
-def evaluate_policy(agent, ts, episodes: int, seed: int = 1234) -> dict:
+def evaluate_policy(agent, ts, episodes: int, seed: int = EVAL_SEED) -> dict:
     """Success of the base alone (zero residual) and base + the deterministic residual."""
 
     def residual(obs, base_action):
@@ -157,8 +158,8 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("path", help="a run dir (its latest checkpoint), a checkpoint dir "
                                 "(<run>/checkpoints/<iteration>) or an export dir (manifest.json)")
     p.add_argument("--episodes", type=int, default=64, help="episodes (default 64)")
-    p.add_argument("--seed", type=int, default=1234,
-                   help="episode seed (default 1234: the episodes of the run's eval.json)")
+    p.add_argument("--seed", type=int, default=EVAL_SEED,
+                   help=f"episode seed (default {EVAL_SEED}: the episodes of the run's eval.json)")
     p.add_argument("--num-envs", type=int, default=None,
                    help=f"episodes side by side (default: all on a GPU, {CPU_EVAL_ENVS} on a CPU)")
     p.add_argument("--impl", choices=("jax", "warp"), default=None,
@@ -203,14 +204,10 @@ def _input_kind(path: Path) -> tuple[str, Path]:
 def actor_residual(actor: dict, stats, hidden, base_active: float) -> Callable:
     """`residual(obs (B, 25), base_action (B, 6) rad) -> (B, 6)` in (-1, 1): tanh of the actor's
     mean on the normalised [obs, base_action * base_active] (the deterministic policy)."""
-    from ppo.networks import normalize, squash
-    from ppo.policy import Actor
-
-    net = Actor(tuple(hidden))
+    from ppo.policy import residual as export_residual
 
     def residual(obs, base_action):
-        x = normalize(stats, jp.concatenate([obs, base_action * base_active], axis=-1))
-        return squash(net.apply({"params": actor}, x))
+        return export_residual(actor, stats, obs, base_action * base_active, hidden=tuple(hidden))
 
     return residual
 

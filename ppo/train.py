@@ -12,8 +12,9 @@ task needs a GPU's batch. Every value is checked before anything is created or c
 
 Writes to --out: metrics.jsonl (one JSON object per iteration), checkpoints/<iteration>/ (orbax:
 params, optimiser state, normaliser, env state, RNG; each read back after writing; the --keep
-newest kept), config.json, learning_curve.png and eval.json (base alone vs base + residual,
-success rate with a 95% CI).
+newest kept), config.json, TensorBoard event files, learning_curve.png, eval.json (base alone vs
+base + residual: success and plausible success with 95% CIs) and eval.mp4 (--video episodes of
+that evaluation, top camera, with the step, success and plausibility flags).
 
 --resume continues from the newest checkpoint that loads (it names any it skips), bit-identical
 to an uninterrupted run. A larger --iterations keeps the run's learning-rate schedule: the rate
@@ -41,7 +42,7 @@ from mjx_env.wrappers import wrap_for_training
 from ppo import checkpoint
 from ppo.agent import CPU_DEFAULTS, Agent, PPOConfig, TrainState, validate as validate_ppo
 from ppo.checkpoint import latest_checkpoint
-from ppo.evaluate import episode_window, evaluate_policy, first_reach
+from ppo.evaluate import EVAL_SEED, episode_window, evaluate_policy, first_reach
 from ppo.progress import Progress
 from ppo.summaries import EventLog
 
@@ -60,13 +61,14 @@ class RunConfig:
     checkpoint_every: int = 10
     keep: int = 3  # checkpoints kept: the newest ones (the final one included)
     eval_episodes: int = 64
+    video: int = 2  # episodes of the evaluation filmed into eval.mp4 at the end (0: none)
     out: str = "runs/ppo"
 
 
 GPU_ITERATIONS, CPU_ITERATIONS = 150, 100  # 9.8M env steps on a GPU; a few minutes on a CPU
 REFRESH_RULES = (None, "per_env", "sync")
 # RunConfig fields a resumed run may change: they do not change what is trained.
-RESUMABLE = ("iterations", "out", "checkpoint_every", "keep", "eval_episodes")
+RESUMABLE = ("iterations", "out", "checkpoint_every", "keep", "eval_episodes", "video")
 
 
 class NonFiniteError(FloatingPointError):
@@ -86,6 +88,7 @@ def validate_run(run: RunConfig, env_overrides: dict | None = None) -> RunConfig
     rules = [("iterations", run.iterations >= 1, ">= 1"),
              ("checkpoint_every", run.checkpoint_every >= 1, ">= 1"), ("keep", run.keep >= 1, ">= 1"),
              ("eval_episodes", run.eval_episodes >= 1, ">= 1"),
+             ("video", 0 <= run.video <= run.eval_episodes, "in 0..eval_episodes"),
              ("base_horizon", run.base_horizon is None or run.base_horizon >= 1, ">= 1"),
              ("base_refresh", run.base_refresh in REFRESH_RULES, f"one of {REFRESH_RULES[1:]}")]
     for name, ok, what in rules:
@@ -340,8 +343,16 @@ def report(agent: Agent, ts: TrainState, history: list[dict], run: RunConfig, pp
         plot(history, out / "learning_curve.png")
         events.image("learning_curve", out / "learning_curve.png", int(ts.env_steps))
     result = evaluate_policy(agent, ts, run.eval_episodes)
+
+    def residual(obs, base_action):
+        return agent.deterministic_residual(ts.params, ts.stats, obs, base_action)
     window = episode_window(run.episode_length, ppo.unroll_length)
     result["training_first_80_plausible"] = reach = first_reach(history, window)
+    if run.video:  # the first episodes of that evaluation, filmed from the top camera
+        from ppo.video import record
+        video = record(agent.env, agent.base, residual, run.video, out / "eval.mp4", EVAL_SEED,
+                       total=run.eval_episodes)
+        result["video"] = {k: video[k] for k in ("path", "episodes", "success", "implausible")}
     (out / "eval.json").write_text(json.dumps(result, indent=1))
     events.evaluation(result, int(ts.env_steps))
     events.close()
@@ -355,8 +366,8 @@ def report(agent: Agent, ts: TrainState, history: list[dict], run: RunConfig, pp
     print("training curve (plausible success over the last episode length of iterations): "
           + (f"first >= 80% at {reach['env_steps']} env steps, {reach['wall_s']:.0f} s of training"
              if reach else "never >= 80%"))
-    print(f"logs, checkpoints, plots and TensorBoard events in {out} "
-          f"(make tensorboard RUN={out})")
+    print(f"logs, checkpoints, plots, TensorBoard events{', eval.mp4' if run.video else ''} in "
+          f"{out} (make tensorboard RUN={out}; make evaluate RUN={out})")
     return result
 
 if __name__ == "__main__":

@@ -9,20 +9,18 @@ import re
 import numpy as np
 import pytest
 
-from ppo.agent import PPOConfig
 from ppo.evaluate import main
 from ppo.export import export, find_checkpoint
-from ppo.train import RunConfig, train
+from ppo.train import train
+from tiny import TINY, tiny_run
 
-TINY = PPOConfig(num_envs=4, unroll_length=4, num_minibatches=2, update_epochs=2, hidden=(32, 32))
 FAST = ["--episodes", "2", "--num-envs", "2", "--impl", "jax"]
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    train(RunConfig(iterations=3, episode_length=20, checkpoint_every=3, eval_episodes=4,
-                    out=str(out)), TINY, progress=False)
+    train(tiny_run(out, checkpoint_every=3), TINY, progress=False)
     return out
 
 

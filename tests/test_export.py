@@ -14,21 +14,19 @@ import numpy as np
 import pytest
 
 import ppo.export as export_mod
-from ppo.agent import PPOConfig
 from ppo.checkpoint import latest_checkpoint
 from ppo.export import export, jax_exported, main
 from ppo.policy import ExportError, integrity_record, load, load_exported, to_torch
-from ppo.train import RunConfig, train
+from ppo.train import train
+from tiny import TINY, tiny_run
 
-TINY = PPOConfig(num_envs=4, unroll_length=4, num_minibatches=2, update_epochs=2, hidden=(32, 32))
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """(agent, final state, run dir) of the tiny default run (zero base)."""
     out = tmp_path_factory.mktemp("run")
-    agent, ts, _ = train(RunConfig(iterations=3, episode_length=20, checkpoint_every=1,
-                                   eval_episodes=4, out=str(out)), TINY, progress=False)
+    agent, ts, _ = train(tiny_run(out), TINY, progress=False)
     return agent, ts, out
 
 

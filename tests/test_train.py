@@ -1,9 +1,21 @@
-"""`python -m ppo.train`'s command line: every bad value is one line, exit 2, before anything is
-created or compiled."""
+"""ppo.train: the command line (every bad value is one line, exit 2, before anything is created
+or compiled), resume (bit-identical, past a damaged checkpoint, the learning-rate schedule),
+the NaN guards (the base named as the cause), never overwriting a run."""
+import dataclasses
+import json
+
+import jax
+import jax.numpy as jp
+import numpy as np
 import pytest
 
-from ppo import train
-
+from bridge.base import BasePolicy
+from ppo import checkpoint
+from ppo import train as train_mod
+from ppo.agent import Agent
+from ppo.checkpoint import latest_checkpoint
+from ppo.train import NonFiniteError, train
+from tiny import TINY, tiny_run
 
 @pytest.mark.parametrize("argv, message", [
     (["--iterations", "0"], "iterations must be >= 1, got 0"),
@@ -13,7 +25,7 @@ from ppo import train
     (["--impl", "cuda"], "unknown MJX impl 'cuda'"),
     (["--base", "nonsense"], "unknown base 'nonsense'"),
     (["--base", "torch:missing.module:w"], "cannot import module 'missing.module'"),
-    (["--base", "torch:tests.gr00t_standin:missing.safetensors"], "no build"),
+    (["--base", "torch:gr00t_standin:missing.safetensors"], "no build"),
     (["--base", "gr00t:/no/such/dir"], "GR00T checkpoint directory /no/such/dir not found"),
     (["--base", "gr00t-server:localhost:99999"], "port 1..65535"),
     (["--base", "scripted:-1"], "noise std >= 0"),
@@ -30,7 +42,7 @@ from ppo import train
 def test_bad_values_exit_2_in_one_line_creating_nothing(tmp_path, capsys, argv, message):
     out = tmp_path / "run"
     with pytest.raises(SystemExit) as stop:
-        train.main([*argv, "--out", str(out)])
+        train_mod.main([*argv, "--out", str(out)])
     err = capsys.readouterr().err
     assert stop.value.code == 2
     assert err.startswith("ppo.train: error: ") and message in err and err.count("\n") == 1
@@ -38,7 +50,111 @@ def test_bad_values_exit_2_in_one_line_creating_nothing(tmp_path, capsys, argv, 
 
 
 def test_good_values_parse(tmp_path):
-    run, ppo, bridge, args = train.parse(["--base", "scripted:0.05", "--alpha", "1", "--keep", "5",
+    run, ppo, bridge, args = train_mod.parse(["--base", "scripted:0.05", "--alpha", "1", "--keep", "5",
                                           "--out", str(tmp_path / "run")])
     assert (run.base, run.alpha, run.keep) == ("scripted:0.05", 1.0, 5) and not args.resume
     assert not (tmp_path / "run").exists()
+
+
+def interrupt_after(monkeypatch, iteration: int):
+    """Make training stop (KeyboardInterrupt, as Ctrl-C) right after checkpoint `iteration`."""
+    save = checkpoint.save
+
+    def save_then_interrupt(out, ts, config):
+        path = save(out, ts, config)
+        if int(ts.iteration) == iteration:
+            raise KeyboardInterrupt
+        return path
+
+    monkeypatch.setattr(checkpoint, "save", save_then_interrupt)
+
+
+def test_resume_is_bit_identical_and_skips_a_damaged_checkpoint(tmp_path, monkeypatch, capsys):
+    """Interrupted after iteration 2, checkpoint 2 then damaged (a file cut in half): --resume
+    names it, continues from 1, and ends bit-identical to the uninterrupted run."""
+    _, straight, _ = train(tiny_run(tmp_path / "a"), TINY, progress=False)
+    with monkeypatch.context() as m:
+        interrupt_after(m, 2)
+        with pytest.raises(KeyboardInterrupt):
+            train(tiny_run(tmp_path / "b"), TINY, progress=False)
+    assert latest_checkpoint(tmp_path / "b").name == "2"
+    files = sorted((p for p in latest_checkpoint(tmp_path / "b").rglob("*") if p.is_file()),
+                   key=lambda p: p.stat().st_size)
+    files[-1].write_bytes(files[-1].read_bytes()[: files[-1].stat().st_size // 2])
+    capsys.readouterr()
+    _, resumed, history = train(tiny_run(tmp_path / "b"), TINY, resume=True)
+    printed = capsys.readouterr()
+    assert "checkpoints/2 does not load, skipped: " in printed.out
+    assert "resuming from " in printed.out and "checkpoints/1 (iteration 1" in printed.out
+    assert "Traceback" not in printed.err
+    assert int(resumed.iteration) == 3 and [h["iteration"] for h in history] == [1, 2, 3]
+    for a, b in zip(jax.tree.leaves(straight.params), jax.tree.leaves(resumed.params)):
+        np.testing.assert_array_equal(np.array(a), np.array(b))
+    np.testing.assert_array_equal(np.array(straight.env_state.obs), np.array(resumed.env_state.obs))
+
+
+def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    iteration = Agent.iteration
+
+    def corrupt_at_2(self, ts):  # NaN params after iteration 2, as a diverged update would give
+        ts, metrics = iteration(self, ts)
+        nan = jp.where(ts.iteration == 2, jp.nan, 1.0)
+        return ts.replace(params=jax.tree.map(lambda x: x * nan, ts.params)), metrics
+
+    monkeypatch.setattr(Agent, "iteration", corrupt_at_2)
+    with pytest.raises(NonFiniteError, match="params at iteration 2"):
+        train(tiny_run(tmp_path), TINY, progress=False)
+    assert latest_checkpoint(tmp_path).name == "1"  # iteration 2 was never saved
+
+
+def test_a_nan_base_is_named_as_the_cause(tmp_path, monkeypatch):
+    def nan_base(spec, env, *args):
+        return BasePolicy("broken-model", 1, 1.0, lambda s: jp.full((s.obs.shape[0], 1, 6), jp.nan))
+
+    monkeypatch.setattr(train_mod, "make_base", nan_base)
+    with pytest.raises(NonFiniteError, match=r"base policy 'broken-model' returned non-finite joint "
+                                             r"targets in 16 env steps of iteration 1"):
+        train(tiny_run(tmp_path), TINY, progress=False)
+    assert latest_checkpoint(tmp_path) is None
+
+
+def stopped_after_one(tmp_path, monkeypatch, **kw):
+    """A 3-iteration run interrupted after its first checkpoint."""
+    with monkeypatch.context() as m:
+        interrupt_after(m, 1)
+        with pytest.raises(KeyboardInterrupt):
+            train(tiny_run(tmp_path, **kw), TINY, progress=False)
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, monkeypatch):
+    stopped_after_one(tmp_path, monkeypatch)
+    with pytest.raises(ValueError, match="ppo.learning_rate"):
+        train(tiny_run(tmp_path), dataclasses.replace(TINY, learning_rate=1.0),
+              resume=True, progress=False)
+
+
+def test_fresh_run_never_overwrites_an_existing_one(tmp_path, monkeypatch):
+    stopped_after_one(tmp_path, monkeypatch)
+    before = (tmp_path / "metrics.jsonl").read_text()
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(tiny_run(tmp_path), TINY, progress=False)
+    assert (tmp_path / "metrics.jsonl").read_text() == before
+
+
+def test_a_larger_budget_keeps_the_learning_rate_schedule(tmp_path, monkeypatch):
+    """--resume --iterations 4 on a 3-iteration run: iterations 2-3 follow the run's schedule,
+    iteration 4 runs at its final rate; a run at its budget already is refused."""
+    stopped_after_one(tmp_path, monkeypatch)
+    _, ts, history = train(tiny_run(tmp_path, iterations=4), TINY, resume=True, progress=False)
+    lr = TINY.learning_rate * (1 - (1 - TINY.lr_final_fraction) * np.array([0, 1, 2, 3]) / 3)
+    np.testing.assert_allclose([h["learning_rate"] for h in history], np.minimum(lr, lr[0]), rtol=1e-6)
+    np.testing.assert_allclose(history[-1]["learning_rate"], TINY.learning_rate * TINY.lr_final_fraction, rtol=1e-6)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["schedule"] == {"lr_decay_iterations": 3} and config["run"]["iterations"] == 4
+    with pytest.raises(ValueError, match="at iteration 4 already; pass --iterations > 4"):
+        train(tiny_run(tmp_path, iterations=4), TINY, resume=True, progress=False)
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(tiny_run(tmp_path), TINY, resume=True, progress=False)
