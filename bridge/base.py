@@ -118,6 +118,6 @@ def _noise_std(spec: str, rest: str) -> float:
         noise = float(rest) if rest else 0.0
     except ValueError:
         noise = -1.0
-    if not noise >= 0:
-        raise ValueError(f"--base {spec}: scripted:<noise> needs a noise std >= 0 in rad")
+    if not 0 <= noise < float("inf"):
+        raise ValueError(f"--base {spec}: scripted:<noise> needs a finite noise std >= 0 in rad")
     return noise

@@ -28,7 +28,8 @@ from tiny import TINY, tiny_run
     (["--base", "torch:gr00t_standin:missing.safetensors"], "no build"),
     (["--base", "gr00t:/no/such/dir"], "GR00T checkpoint directory /no/such/dir not found"),
     (["--base", "gr00t-server:localhost:99999"], "port 1..65535"),
-    (["--base", "scripted:-1"], "noise std >= 0"),
+    (["--base", "scripted:-1"], "finite noise std >= 0"),
+    (["--base", "scripted:inf"], "finite noise std >= 0"),
     (["--learning-rate=-1e-3"], "learning_rate must be > 0"),
     (["--learning-rate", "fast"], "argument --learning-rate: invalid float value: 'fast'"),
     (["--gamma", "1.5"], "gamma must be in (0, 1]"),
@@ -151,6 +152,7 @@ def test_a_larger_budget_keeps_the_learning_rate_schedule(tmp_path, monkeypatch)
     np.testing.assert_allclose(history[-1]["learning_rate"], TINY.learning_rate * TINY.lr_final_fraction, rtol=1e-6)
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["schedule"] == {"lr_decay_iterations": 3} and config["run"]["iterations"] == 4
+    assert [p.name for p in checkpoint.checkpoints(tmp_path)] == ["4", "3", "2"]  # --keep 3
     with pytest.raises(ValueError, match="at iteration 4 already; pass --iterations > 4"):
         train(tiny_run(tmp_path, iterations=4), TINY, resume=True, progress=False)
 
