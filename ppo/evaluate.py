@@ -18,6 +18,7 @@ from bridge import chunk_cache
 from bridge.base import BasePolicy
 from mjx_env.paper_return import set_base
 from mjx_env.rollout import TRACE_KEYS, episode_implausible, plausibility_summary, rate_with_ci
+from ppo.cli import OneLineParser
 
 
 def evaluate_base(env, base: BasePolicy, episodes: int, seed: int = 0,
@@ -145,15 +146,10 @@ episodes (top camera, with step, success and plausibility flags).
 CPU_EVAL_ENVS = 16  # episodes side by side on a CPU (on a GPU: all of them at once)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2 (argparse's default also prints the usage)
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def parse(argv=None) -> argparse.Namespace:
     """The CLI's arguments; a bad one exits 2 with a one-line message, before anything compiles.
     Adds `kind` ("export" or "checkpoint") and `source` (the export or checkpoint dir)."""
-    p = _Parser(prog="python -m ppo.evaluate", description=CLI_DOC,
+    p = OneLineParser(prog="python -m ppo.evaluate", description=CLI_DOC,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("path", help="a run dir (its latest checkpoint), a checkpoint dir "
                                 "(<run>/checkpoints/<iteration>) or an export dir (manifest.json)")

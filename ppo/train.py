@@ -42,6 +42,7 @@ from mjx_env.wrappers import wrap_for_training
 from ppo import checkpoint
 from ppo.agent import CPU_DEFAULTS, Agent, PPOConfig, TrainState, validate as validate_ppo
 from ppo.checkpoint import latest_checkpoint
+from ppo.cli import OneLineParser
 from ppo.evaluate import EVAL_SEED, episode_window, evaluate_policy, first_reach
 from ppo.progress import Progress
 from ppo.summaries import EventLog
@@ -164,7 +165,7 @@ def check_finite(ts: TrainState, metrics: dict, base_name: str = "base") -> None
                              "training stopped, the last checkpoint is untouched")
 
 
-def _start(run: RunConfig, ppo: PPOConfig, resume: bool, env_overrides, bridge, log):
+def start(run: RunConfig, ppo: PPOConfig, resume: bool, env_overrides, bridge, log):
     """(agent, state, config, history) of a new run, or of the resumed one in `run.out`
     (newest loadable checkpoint, its learning-rate schedule, the log cut back to it)."""
     out = Path(run.out)
@@ -174,15 +175,16 @@ def _start(run: RunConfig, ppo: PPOConfig, resume: bool, env_overrides, bridge, 
     saved = _saved_config(out) if resume else None
     schedule = (saved.get("schedule") or {}).get("lr_decay_iterations", saved["run"]["iterations"]) \
         if saved else run.iterations
-    env, agent = build(run, ppo, env_overrides, bridge, schedule=schedule)
     config = {"run": dataclasses.asdict(run), "ppo": dataclasses.asdict(ppo),
-              "env": dataclasses.asdict(env.config), "bridge": dataclasses.asdict(bridge),
-              "schedule": {"lr_decay_iterations": schedule}}
+              "env": dataclasses.asdict(env_config(run, env_overrides)),
+              "bridge": dataclasses.asdict(bridge), "schedule": {"lr_decay_iterations": schedule}}
     config = json.loads(json.dumps(config, default=str))
+    if saved:
+        _check_same_config(saved, config, out / "config.json")  # before anything compiles
+    env, agent = build(run, ppo, env_overrides, bridge, schedule=schedule)
     ts = jax.jit(agent.init)(jax.random.PRNGKey(run.seed))
     history: list[dict] = []
     if saved:
-        _check_same_config(saved, config, out / "config.json")
         ts, _ = checkpoint.restore_latest(out, ts, log)
         if int(ts.iteration) >= run.iterations:
             raise ValueError(f"--resume: {out} is at iteration {int(ts.iteration)} already; pass "
@@ -203,13 +205,13 @@ def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool =
     `run.out`/metrics.jsonl). Checkpoints every `run.checkpoint_every` iterations and at the
     end, each verified, the `run.keep` newest kept."""
     log = print if progress else (lambda *_: None)
-    agent, ts, config, history = _start(run, ppo, resume, env_overrides, bridge, log)
+    agent, ts, config, history = start(run, ppo, resume, env_overrides, bridge, log)
     out = Path(run.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=1))
-    start = time.monotonic()
+    tick = time.monotonic()
     step = jax.jit(agent.iteration).lower(ts).compile()
-    log(f"compiled the training iteration in {time.monotonic() - start:.1f} s")
+    log(f"compiled the training iteration in {time.monotonic() - tick:.1f} s")
     bar = Progress(run.iterations, int(ts.iteration), enabled=progress)
     events = EventLog(out, resume_step=int(ts.env_steps) + 1 if resume else None)
     wall = history[-1].get("wall_s", 0.0) if history else 0.0  # training seconds, resumes included
@@ -273,13 +275,6 @@ def _add_fields(p: argparse.ArgumentParser, cls, skip: tuple[str, ...]) -> None:
         p.add_argument(flag, type=kind, default=value, help=f"(default {value})")
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """Errors as one line (`ppo.train: error: ...`) and exit code 2, without the usage block."""
-
-    def error(self, message):
-        self.exit(2, f"ppo.train: error: {message}\n")
-
-
 def parse(argv=None) -> tuple[RunConfig, PPOConfig, BridgeConfig, argparse.Namespace]:
     gpu = jax.default_backend() == "gpu"
     p = OneLineParser(prog="python -m ppo.train", description=__doc__,
@@ -324,12 +319,12 @@ def main(argv=None):
     try:
         agent, ts, history = train(run, ppo, resume=args.resume, bridge=bridge)
     except (FileExistsError, FileNotFoundError, ValueError) as e:  # the run as asked cannot start
-        raise SystemExit(f"ppo.train: error: {e}") from None
+        raise SystemExit(f"python -m ppo.train: error: {e}") from None
     except (NonFiniteError, checkpoint.CheckpointError) as e:
-        raise SystemExit(f"ppo.train: stopped: {e}") from None
+        raise SystemExit(f"python -m ppo.train: stopped: {e}") from None
     except KeyboardInterrupt:
         last = latest_checkpoint(Path(run.out))
-        raise SystemExit(f"ppo.train: interrupted; the last checkpoint is "
+        raise SystemExit(f"python -m ppo.train: interrupted; the last checkpoint is "
                          f"{last or 'none'}: continue with --resume --out {run.out}") from None
     report(agent, ts, history, run, ppo)
 

@@ -1,7 +1,7 @@
 """`python -m ppo.evaluate` on a tiny run's checkpoint and its export, and its bad-input errors.
 
-The run is tests/test_export.py's (same configs: JAX's compilation cache hits; one checkpoint),
-evaluated on 2 envs for 2 episodes of its 20 steps. `python -m ppo.evaluate` is `main()`: the
+The run is the tiny run's initial state saved as its checkpoint (no training), evaluated on 2
+envs for 2 episodes of its 20 steps. `python -m ppo.evaluate` is `main()`: the
 bad inputs are checked in-process (a subprocess costs ~6 s of imports)."""
 import json
 import re
@@ -11,7 +11,9 @@ import pytest
 
 from ppo.evaluate import main
 from ppo.export import export, find_checkpoint
-from ppo.train import train
+from bridge.units import BridgeConfig
+from ppo import checkpoint
+from ppo.train import start
 from tiny import TINY, tiny_run
 
 FAST = ["--episodes", "2", "--num-envs", "2", "--impl", "jax"]
@@ -19,8 +21,13 @@ FAST = ["--episodes", "2", "--num-envs", "2", "--impl", "jax"]
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
+    """A run dir holding the initial state of the tiny run as checkpoint 0, as `ppo.train` writes
+    it (config.json, checkpoints/0): the CLI's mechanics need no trained policy, and skipping
+    the training iteration's compilation saves a minute here."""
     out = tmp_path_factory.mktemp("run")
-    train(tiny_run(out, checkpoint_every=3), TINY, progress=False)
+    agent, ts, config, _ = start(tiny_run(out), TINY, False, None, BridgeConfig(), log=print)
+    (out / "config.json").write_text(json.dumps(config))
+    checkpoint.save(out, ts, config)
     return out
 
 

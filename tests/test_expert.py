@@ -9,9 +9,9 @@ from mjx_env.rollout import evaluate, plausibility_summary, rate_with_ci
 SEED = 0
 
 
-# 128 episodes on jax (CI's default impl); warp is 3x slower on a CPU, so 48 here, and its 128-
-# and 1024-episode figures are in README "Scripted expert" (python benchmarks/expert.py).
-@pytest.mark.parametrize("impl, episodes", [("jax", 128), ("warp", 48)])
+# 64 episodes on jax (CI's default impl), 48 on warp (3x slower on a CPU): the test's budget;
+# the 128- and 1024-episode figures are in README "Scripted expert" (python benchmarks/expert.py).
+@pytest.mark.parametrize("impl, episodes", [("jax", 64), ("warp", 48)])
 def test_expert_succeeds_plausibly_in_randomised_episodes(impl, episodes):
     env = make(num_envs=episodes, impl=impl)
     assert env.config.randomization.enabled

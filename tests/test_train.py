@@ -3,6 +3,8 @@ or compiled), resume (bit-identical, past a damaged checkpoint, the learning-rat
 the NaN guards (the base named as the cause), never overwriting a run."""
 import dataclasses
 import json
+import shutil
+from types import SimpleNamespace
 
 import jax
 import jax.numpy as jp
@@ -12,9 +14,8 @@ import pytest
 from bridge.base import BasePolicy
 from ppo import checkpoint
 from ppo import train as train_mod
-from ppo.agent import Agent
 from ppo.checkpoint import latest_checkpoint
-from ppo.train import NonFiniteError, train
+from ppo.train import NonFiniteError, check_finite, train
 from tiny import TINY, tiny_run
 
 @pytest.mark.parametrize("argv, message", [
@@ -46,7 +47,7 @@ def test_bad_values_exit_2_in_one_line_creating_nothing(tmp_path, capsys, argv, 
         train_mod.main([*argv, "--out", str(out)])
     err = capsys.readouterr().err
     assert stop.value.code == 2
-    assert err.startswith("ppo.train: error: ") and message in err and err.count("\n") == 1
+    assert err.startswith("python -m ppo.train: error: ") and message in err and err.count("\n") == 1
     assert not out.exists()
 
 
@@ -94,18 +95,14 @@ def test_resume_is_bit_identical_and_skips_a_damaged_checkpoint(tmp_path, monkey
     np.testing.assert_array_equal(np.array(straight.env_state.obs), np.array(resumed.env_state.obs))
 
 
-def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
-    iteration = Agent.iteration
-
-    def corrupt_at_2(self, ts):  # NaN params after iteration 2, as a diverged update would give
-        ts, metrics = iteration(self, ts)
-        nan = jp.where(ts.iteration == 2, jp.nan, 1.0)
-        return ts.replace(params=jax.tree.map(lambda x: x * nan, ts.params)), metrics
-
-    monkeypatch.setattr(Agent, "iteration", corrupt_at_2)
-    with pytest.raises(NonFiniteError, match="params at iteration 2"):
-        train(tiny_run(tmp_path), TINY, progress=False)
-    assert latest_checkpoint(tmp_path).name == "1"  # iteration 2 was never saved
+def test_nan_guard_names_what_is_not_finite():
+    """check_finite runs before each checkpoint (the NaN-base run below shows that nothing is
+    saved after it fires); here: NaN params and a NaN loss are named, episode metrics are not."""
+    ts = SimpleNamespace(iteration=jp.int32(2), params={"w": jp.array([1.0, jp.nan])})
+    with pytest.raises(NonFiniteError, match="non-finite loss, params at iteration 2"):
+        check_finite(ts, {"loss": np.float32(np.nan), "episode_return": np.nan, "nan_base": 0})
+    check_finite(SimpleNamespace(iteration=jp.int32(2), params={"w": jp.ones(2)}),
+                 {"loss": np.float32(1.0), "success_rate": np.nan, "nan_base": 0})
 
 
 def test_a_nan_base_is_named_as_the_cause(tmp_path, monkeypatch):
@@ -119,42 +116,49 @@ def test_a_nan_base_is_named_as_the_cause(tmp_path, monkeypatch):
     assert latest_checkpoint(tmp_path) is None
 
 
-def stopped_after_one(tmp_path, monkeypatch, **kw):
-    """A 3-iteration run interrupted after its first checkpoint."""
-    with monkeypatch.context() as m:
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory):
+    """A 3-iteration run interrupted after its first checkpoint; tests copy it."""
+    out = tmp_path_factory.mktemp("stopped") / "run"
+    with pytest.MonkeyPatch.context() as m:
         interrupt_after(m, 1)
         with pytest.raises(KeyboardInterrupt):
-            train(tiny_run(tmp_path, **kw), TINY, progress=False)
+            train(tiny_run(out), TINY, progress=False)
+    return out
 
 
-def test_resume_with_other_settings_is_refused(tmp_path, monkeypatch):
-    stopped_after_one(tmp_path, monkeypatch)
+def copy_of(run_dir, tmp_path):
+    return shutil.copytree(run_dir, tmp_path / "run")
+
+
+def test_resume_with_other_settings_is_refused_before_compiling(stopped_run, tmp_path, monkeypatch):
+    out = copy_of(stopped_run, tmp_path)
+    monkeypatch.setattr(train_mod, "build", None)  # refused before the env or agent is built
     with pytest.raises(ValueError, match="ppo.learning_rate"):
-        train(tiny_run(tmp_path), dataclasses.replace(TINY, learning_rate=1.0),
-              resume=True, progress=False)
+        train(tiny_run(out), dataclasses.replace(TINY, learning_rate=1.0), resume=True, progress=False)
 
 
-def test_fresh_run_never_overwrites_an_existing_one(tmp_path, monkeypatch):
-    stopped_after_one(tmp_path, monkeypatch)
-    before = (tmp_path / "metrics.jsonl").read_text()
+def test_fresh_run_never_overwrites_an_existing_one(stopped_run, tmp_path):
+    out = copy_of(stopped_run, tmp_path)
+    before = (out / "metrics.jsonl").read_text()
     with pytest.raises(FileExistsError, match="--resume"):
-        train(tiny_run(tmp_path), TINY, progress=False)
-    assert (tmp_path / "metrics.jsonl").read_text() == before
+        train(tiny_run(out), TINY, progress=False)
+    assert (out / "metrics.jsonl").read_text() == before
 
 
-def test_a_larger_budget_keeps_the_learning_rate_schedule(tmp_path, monkeypatch):
+def test_a_larger_budget_keeps_the_learning_rate_schedule(stopped_run, tmp_path):
     """--resume --iterations 4 on a 3-iteration run: iterations 2-3 follow the run's schedule,
     iteration 4 runs at its final rate; a run at its budget already is refused."""
-    stopped_after_one(tmp_path, monkeypatch)
-    _, ts, history = train(tiny_run(tmp_path, iterations=4), TINY, resume=True, progress=False)
+    out = copy_of(stopped_run, tmp_path)
+    _, ts, history = train(tiny_run(out, iterations=4), TINY, resume=True, progress=False)
     lr = TINY.learning_rate * (1 - (1 - TINY.lr_final_fraction) * np.array([0, 1, 2, 3]) / 3)
     np.testing.assert_allclose([h["learning_rate"] for h in history], np.minimum(lr, lr[0]), rtol=1e-6)
     np.testing.assert_allclose(history[-1]["learning_rate"], TINY.learning_rate * TINY.lr_final_fraction, rtol=1e-6)
-    config = json.loads((tmp_path / "config.json").read_text())
+    config = json.loads((out / "config.json").read_text())
     assert config["schedule"] == {"lr_decay_iterations": 3} and config["run"]["iterations"] == 4
-    assert [p.name for p in checkpoint.checkpoints(tmp_path)] == ["4", "3", "2"]  # --keep 3
+    assert [p.name for p in checkpoint.checkpoints(out)] == ["4", "3", "2"]  # --keep 3
     with pytest.raises(ValueError, match="at iteration 4 already; pass --iterations > 4"):
-        train(tiny_run(tmp_path, iterations=4), TINY, resume=True, progress=False)
+        train(tiny_run(out, iterations=4), TINY, resume=True, progress=False)
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
