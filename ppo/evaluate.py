@@ -182,7 +182,7 @@ def parse(argv=None) -> argparse.Namespace:
 def _input_kind(path: Path) -> tuple[str, Path]:
     """("export", dir) for a dir with manifest.json, ("checkpoint", dir) for a run or checkpoint
     dir; ValueError (one line) otherwise."""
-    from ppo.export import find_checkpoint  # imports ppo.train, which imports this module
+    from ppo.export import find_checkpoint  # lazy: the export code is needed only here
 
     if not path.exists():
         raise ValueError(f"{path} does not exist")

@@ -35,17 +35,17 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from bridge.atomic import atomic_directory
+from bridge.base import make_base
 from mjx_env import control, task
 from mjx_env.config import EnvConfig, RandomizationConfig
 from mjx_env.paper_return import PaperReturn
 from mjx_env.scene import ARM_JOINTS
-from bridge.base import make_base
 from ppo import networks
 from ppo import policy as pol
 from ppo.agent import PPOConfig
 from ppo.checkpoint import latest_checkpoint, reason, restore_fields
 from ppo.networks import ActorCritic, RunningStats, init_stats, normalize
-from ppo.train import RunConfig
+from ppo.config import RunConfig
 
 PLATFORMS = ("cpu", "cuda")  # lowered for both: the robot's computer may have either
 UNITS = ("rad", "rad/s", "m")

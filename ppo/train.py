@@ -43,27 +43,10 @@ from ppo import checkpoint
 from ppo.agent import CPU_DEFAULTS, Agent, PPOConfig, TrainState, validate as validate_ppo
 from ppo.checkpoint import latest_checkpoint
 from ppo.cli import OneLineParser
+from ppo.config import RunConfig
 from ppo.evaluate import EVAL_SEED, episode_window, evaluate_policy, first_reach
 from ppo.progress import Progress
 from ppo.summaries import EventLog
-
-
-@dataclasses.dataclass(frozen=True)
-class RunConfig:
-    base: str = "zero"
-    base_horizon: int | None = None  # control steps per base chunk (default: scripted 1, else 16)
-    base_refresh: str | None = None  # chunk cache rule: per_env | sync (default: models sync)
-    alpha: float = 0.7
-    terminate_implausible: bool = False  # end an episode on an implausible state, with a penalty
-    iterations: int = 100
-    episode_length: int = 300
-    impl: str | None = None
-    seed: int = 0
-    checkpoint_every: int = 10
-    keep: int = 3  # checkpoints kept: the newest ones (the final one included)
-    eval_episodes: int = 64
-    video: int = 2  # episodes of the evaluation filmed into eval.mp4 at the end (0: none)
-    out: str = "runs/ppo"
 
 
 GPU_ITERATIONS, CPU_ITERATIONS = 150, 100  # 9.8M env steps on a GPU; a few minutes on a CPU

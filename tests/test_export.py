@@ -135,6 +135,13 @@ def test_policy_module_needs_no_trainer_and_no_torch():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_export_module_does_not_import_the_trainer():
+    code = "import sys, ppo.export; sys.exit(1 if 'ppo.train' in sys.modules else 0)"
+    r = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_bad_input_shapes_are_refused(policy):
     with pytest.raises(ValueError, match=r"got \(24,\) and \(6,\)"):
         policy(np.zeros(24), np.zeros(6))
