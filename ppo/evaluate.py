@@ -7,6 +7,9 @@ that batch); episode i uses key i of `jax.random.split(PRNGKey(seed), episodes)`
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -15,9 +18,11 @@ import jax.numpy as jp
 import numpy as np
 
 from bridge import chunk_cache
-from bridge.base import BasePolicy
-from mjx_env.paper_return import set_base
+from bridge.base import BasePolicy, make_base
+from bridge.units import BridgeConfig
+from mjx_env.paper_return import PaperReturn, set_base
 from mjx_env.rollout import TRACE_KEYS, episode_implausible, plausibility_summary, rate_with_ci
+from ppo import export, policy
 from ppo.cli import OneLineParser
 
 
@@ -182,7 +187,6 @@ def parse(argv=None) -> argparse.Namespace:
 def _input_kind(path: Path) -> tuple[str, Path]:
     """("export", dir) for a dir with manifest.json, ("checkpoint", dir) for a run or checkpoint
     dir; ValueError (one line) otherwise."""
-    from ppo.export import find_checkpoint  # lazy: the export code is needed only here
 
     if not path.exists():
         raise ValueError(f"{path} does not exist")
@@ -191,7 +195,7 @@ def _input_kind(path: Path) -> tuple[str, Path]:
     if (path / "manifest.json").is_file():
         return "export", path.resolve()
     try:
-        return "checkpoint", find_checkpoint(path)
+        return "checkpoint", export.find_checkpoint(path)
     except ValueError:  # ppo.policy.ExportError
         raise ValueError(f"{path} is not a run dir (checkpoints/<iteration>), a checkpoint dir or "
                          "an export dir (manifest.json)") from None
@@ -200,20 +204,14 @@ def _input_kind(path: Path) -> tuple[str, Path]:
 def actor_residual(actor: dict, stats, hidden, base_active: float) -> Callable:
     """`residual(obs (B, 25), base_action (B, 6) rad) -> (B, 6)` in (-1, 1): tanh of the actor's
     mean on the normalised [obs, base_action * base_active] (the deterministic policy)."""
-    from ppo.policy import residual as export_residual
-
     def residual(obs, base_action):
-        return export_residual(actor, stats, obs, base_action * base_active, hidden=tuple(hidden))
+        return policy.residual(actor, stats, obs, base_action * base_active, hidden=tuple(hidden))
 
     return residual
 
 
 def load_policy(kind: str, source: Path) -> tuple[dict, dict, tuple[int, ...]]:
     """(training config.json, {"actor", "stats"}, hidden) of an export or a checkpoint."""
-    import json
-
-    from ppo import export, policy
-
     if kind == "export":
         pol = policy.load(source)
         return pol.manifest["training_config"], {"actor": pol.actor, "stats": pol.stats}, pol.hidden
@@ -227,14 +225,7 @@ def load_policy(kind: str, source: Path) -> tuple[dict, dict, tuple[int, ...]]:
 def build(config: dict, num_envs: int, impl: str | None):
     """(env, base) of a run's training config: its EnvConfig with `impl` (None: the run's) on
     `num_envs` envs, and its base policy."""
-    import dataclasses
-
-    from bridge.base import make_base
-    from bridge.units import BridgeConfig
-    from mjx_env.paper_return import PaperReturn
-    from ppo.export import configs
-
-    run, _, env_cfg = configs(config)
+    run, _, env_cfg = export.configs(config)
     env = PaperReturn(dataclasses.replace(env_cfg, impl=impl or env_cfg.impl), num_envs=num_envs)
     bridge = {k: tuple(v) if isinstance(v, list) else v for k, v in config.get("bridge", {}).items()}
     return env, make_base(run.base, env, run.base_horizon, run.base_refresh, config=BridgeConfig(**bridge))
@@ -263,9 +254,6 @@ def format_report(r: dict) -> str:
 
 def main(argv=None) -> dict:
     """The CLI (see CLI_DOC); returns the results written by --out."""
-    import json
-    import time
-
     args = parse(argv)
     start = time.monotonic()
     try:
