@@ -11,6 +11,16 @@ What it measures (medians of --repeats timed calls after a warm-up; everything j
   4. one full residual-PPO training iteration (rollout + update) with the CNN base: per-step
      querying vs the chunk cache (sync); the speed-up is their time ratio in the same run.
 
+GR00T N1.5 (`--base lerobot-groot --random-weights tiny|full`): LeRobot's real architecture
+with random weights (bridge.lerobot_groot), per chunk at each of --batches: render, hand-off
+(render + DLPack + a null model, minus render), preprocessing (fast path on the device; stock
+path on the host), the model's get_action, and the whole bridged chunk with the fast path;
+the bridge's share = (render + hand-off + fast preprocessing) / model. Writes
+benchmarks/results/bridge_gr00t_<cpu|gpu>.json. On one GPU (bf16, the N1.5-3B shapes):
+  XLA_PYTHON_CLIENT_MEM_FRACTION=0.3 python benchmarks/bridge.py --base lerobot-groot \
+      --random-weights full --batches 64 256 1024
+On this CPU: python benchmarks/bridge.py --base lerobot-groot --random-weights tiny
+
 Run: `python benchmarks/bridge.py` (CPU defaults are small), e.g. on a GPU
   python benchmarks/bridge.py --batches 256 1024 4096 --chunk-envs 1024 --train-envs 1024
 Writes benchmarks/results/bridge_<cpu|gpu>.json (override with --out) and prints tables.
@@ -176,6 +186,79 @@ def bench_training(num_envs, size, cnn, repeats) -> dict:
     return out
 
 
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def torch_timed(fn, *args, repeats: int) -> float:
+    """Median seconds of a torch call (CUDA synchronised) after one warm-up call."""
+    with torch.inference_mode():
+        fn(*args)
+        _sync()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn(*args)
+            _sync()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_groot(size_name: str, batches, size: int, repeats: int) -> dict:
+    """Per-chunk costs of LeRobot's GR00T N1.5 (random weights) through the bridge."""
+    import os
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from bridge import lerobot_groot as lg
+    from bridge.dlpack import to_torch
+    from bridge.torch_base import load_lerobot_groot
+    from mjx_env.config import EnvConfig
+    from mjx_env.paper_return import PaperReturn
+    config = BridgeConfig(render_size=size, random_weights=size_name, gr00t_fast=True)
+    tick = time.perf_counter()
+    fast = load_lerobot_groot("", config)
+    build_s = time.perf_counter() - tick
+    model = fast.model
+    stock = lg.StockLeRobotGr00t(model, fast_dir(fast), config.key_layout())
+    params = sum(p.numel() for p in model.parameters())
+    print(f"lerobot-groot {size_name}: {params / 1e6:.2f}M parameters, built in {build_s:.1f} s, "
+          f"{next(model.parameters()).dtype}", flush=True)
+    layout, units = config.key_layout(), config.joint_units()
+    env = PaperReturn(EnvConfig())
+    renderer = Renderer(env, CAMERAS, size)
+    rows = []
+    for b in batches:
+        state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), b))
+        row = {"batch": b, "render_s": timed(jax.jit(renderer), state, repeats=repeats)}
+        null = model_base("null", env, null_model, BridgeConfig(units="sim", render_size=size),
+                          renderer=renderer, probe=False)
+        row["handoff_s"] = max(0.0, timed(jax.jit(null.chunk), state, repeats=repeats) - row["render_s"])
+        frames = {c: to_torch(v) for c, v in jax.jit(renderer)(state).items()}
+        sim = to_torch(state.obs[:, :6]).float()
+        device = next(model.parameters()).device
+        frames = {c: f.to(device) for c, f in frames.items()}
+        obs = layout.observation(frames, units.to_robot(sim.to(device)), config.task)
+        row["preprocess_fast_s"] = torch_timed(fast.prepare, obs, repeats=repeats)
+        row["preprocess_stock_s"] = torch_timed(stock.prepare, obs, repeats=repeats)
+        inputs = fast.prepare(obs)
+        row["model_s"] = torch_timed(model.get_action, inputs, repeats=repeats)
+        base = model_base("lerobot-groot", env, fast, config, renderer=renderer, probe=b == batches[0])
+        row["bridged_chunk_fast_s"] = timed(jax.jit(base.chunk), state, repeats=repeats)
+        row["bridge_share_of_model"] = (row["render_s"] + row["handoff_s"] + row["preprocess_fast_s"]) / row["model_s"]
+        rows.append(row)
+        print(f"batch {b:>5}: render {row['render_s'] * 1e3:8.1f} ms, hand-off {row['handoff_s'] * 1e3:7.1f} ms, "
+              f"preprocess fast {row['preprocess_fast_s'] * 1e3:7.1f} ms (stock {row['preprocess_stock_s'] * 1e3:7.1f}), "
+              f"model {row['model_s'] * 1e3:8.1f} ms, bridged chunk {row['bridged_chunk_fast_s'] * 1e3:8.1f} ms, "
+              f"bridge/model {row['bridge_share_of_model']:.2f}", flush=True)
+    return {"size": size_name, "parameters": params, "build_s": build_s, "fast_vs_stock_max_abs": fast.worst,
+            "dtype": str(next(model.parameters()).dtype), "denoising_steps": config.denoising_steps,
+            "render_size": size, "per_chunk": rows}
+
+
+def fast_dir(fast) -> str:
+    return str(Path(fast.tokenizer.name_or_path).parent)
+
+
 def main() -> None:
     gpu = jax.default_backend() == "gpu"
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -187,8 +270,23 @@ def main() -> None:
     p.add_argument("--episode-length", type=int, default=100)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", type=Path)
+    p.add_argument("--base", choices=("cnn", "lerobot-groot"), default="cnn",
+                   help="cnn: the CNN chunk policy study (default); lerobot-groot: GR00T N1.5")
+    p.add_argument("--random-weights", choices=("tiny", "full"), default="tiny")
     args = p.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.base == "lerobot-groot":
+        import importlib.metadata
+        import transformers
+        result = {**metadata(), "torch": {"version": torch.__version__, "device": device,
+                                          "gpu": torch.cuda.get_device_name() if device == "cuda" else None},
+                  "transformers": transformers.__version__,
+                  "lerobot": importlib.metadata.version("lerobot"),
+                  "gr00t": bench_groot(args.random_weights, args.batches, args.size, args.repeats)}
+        out = args.out or Path(__file__).parent / "results" / f"bridge_gr00t_{jax.default_backend()}.json"
+        out.write_text(json.dumps(result, indent=1))
+        print(f"wrote {out}")
+        return
     cnn = CnnChunkPolicy().to(device).eval()
     result = {**metadata(), "torch": {"version": torch.__version__, "device": device},
               "render": bench_render(args.batches, args.size, args.repeats),

@@ -12,6 +12,9 @@ in a `bridge.chunk_cache.ChunkCache` and consumes one entry per control step.
                              in the GR00T key layout (bridge.units) and returns GR00T's output
   gr00t:<model_path>         Isaac-GR00T's Gr00tPolicy in this process (bridge.gr00t)
   gr00t-server:<host>:<port> a GR00T inference server in another process (bridge.server)
+  lerobot-groot:<dir>        LeRobot's GR00T N1.5 model code on a local model directory
+                             (bridge.lerobot_groot); `lerobot-groot` alone with
+                             --random-weights tiny|full builds the architecture offline
 
 Model bases (torch, gr00t*) render frames and call torch only inside the chunk refresh, so the
 model runs once per chunk; torch is imported only when one is asked for.
@@ -19,6 +22,7 @@ model runs once per chunk; torch is imported only when one is asked for.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -30,7 +34,7 @@ from bridge.units import BridgeConfig
 from mjx_env.expert import ScriptedExpert
 
 BASES = ("zero", "scripted", "scripted:<noise>", "torch:<module>:<weights>", "gr00t:<model_path>",
-         "gr00t-server:<host>:<port>")
+         "gr00t-server:<host>:<port>", "lerobot-groot:<dir>", "lerobot-groot (--random-weights)")
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,8 @@ def make_base(spec: str, env, horizon: int | None = None, refresh: str | None = 
             return jp.repeat(target[:, None, :], h, axis=1)
 
         return BasePolicy(spec, h, 1.0, chunk, refresh or "per_env")
-    if kind in ("torch", "gr00t", "gr00t-server") and rest:
+    if kind in ("torch", "gr00t", "gr00t-server") and rest or kind == "lerobot-groot":
+        check_bridge(spec, config)
         from bridge import torch_base  # torch only from here on
         model = torch_base.load_model(kind, rest, config)
         return torch_base.model_base(spec, env, model, config, horizon, refresh or "sync")
@@ -101,7 +106,46 @@ def check_spec(spec: str) -> str:
     if kind == "gr00t-server":
         server_address(rest)
         return spec
+    if kind == "lerobot-groot":
+        if rest and not Path(rest).is_dir():
+            raise ValueError(f"--base {spec}: model directory {rest} not found (the model hub is "
+                             "not reachable: pass a local directory)")
+        return spec
     raise ValueError(f"unknown base {spec!r}: expected one of {', '.join(BASES)}")
+
+
+def check_bridge(spec: str, config: BridgeConfig) -> BridgeConfig:
+    """`config` if it fits the base `spec`, else ValueError naming the problem; run it with
+    `check_spec` before anything is built or compiled. The bridge fields' own ranges
+    (`BridgeConfig.validate`), --random-weights only with lerobot-groot (and lerobot-groot with
+    neither a directory nor --random-weights refused), --gr00t-fast only with a GR00T base,
+    the files the chosen GR00T path needs (a model directory's contents; metadata.json for
+    gr00t's fast path), and the [groot] extra installed for lerobot-groot."""
+    config.validate()
+    kind, _, rest = spec.partition(":")
+    if config.random_weights and kind != "lerobot-groot":
+        raise ValueError(f"--random-weights is for --base lerobot-groot, not {spec}")
+    if config.gr00t_fast and kind not in ("gr00t", "lerobot-groot"):
+        raise ValueError(f"--gr00t-fast is for --base gr00t:<path> or lerobot-groot, not {spec}")
+    if kind == "gr00t" and rest and config.gr00t_fast:
+        meta = Path(rest) / "experiment_cfg" / "metadata.json"
+        if not meta.is_file():
+            raise ValueError(f"--gr00t-fast needs {meta} (the checkpoint's normalisation "
+                             "statistics); without it, leave --gr00t-fast off")
+    if kind == "lerobot-groot":
+        if importlib.util.find_spec("lerobot") is None or importlib.util.find_spec("transformers") is None:
+            from bridge.lerobot_groot import INSTALL_HINT
+            raise ValueError(INSTALL_HINT)
+        if not rest and not config.random_weights:
+            raise ValueError("--base lerobot-groot needs a model directory (lerobot-groot:<dir>) "
+                             "or --random-weights tiny|full")
+        if rest and not config.random_weights:
+            from bridge.lerobot_groot import check_dir
+            try:
+                check_dir(rest)
+            except FileNotFoundError as e:
+                raise ValueError(str(e)) from None
+    return config
 
 
 def server_address(rest: str) -> tuple[str, int]:

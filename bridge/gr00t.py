@@ -37,15 +37,38 @@ def load_policy(model_path: str, config: BridgeConfig = BridgeConfig(), device: 
     if not Path(model_path).is_dir():
         raise FileNotFoundError(f"GR00T checkpoint directory {model_path} not found (the model hub "
                                 "is not reachable here: pass a local path)")
-    if config.data_config not in DATA_CONFIG_MAP:
-        raise ValueError(f"unknown GR00T data config {config.data_config!r}: expected one of "
-                         f"{sorted(DATA_CONFIG_MAP)}")
-    data_config = DATA_CONFIG_MAP[config.data_config]
+    name = config.data_config_name()
+    if name not in DATA_CONFIG_MAP:
+        raise ValueError(f"unknown GR00T data config {name!r}"
+                         f"{'' if config.data_config else ' (the default: named like --layout)'}"
+                         f": expected one of {sorted(DATA_CONFIG_MAP)}; pass --data-config")
+    data_config = DATA_CONFIG_MAP[name]
+    modality = data_config.modality_config()
+    check_modality_keys(modality, config.key_layout(), name, config.layout)
     return Gr00tPolicy(model_path=str(model_path), embodiment_tag=config.embodiment_tag,
-                       modality_config=data_config.modality_config(),
+                       modality_config=modality,
                        modality_transform=data_config.transform(),
                        denoising_steps=config.denoising_steps,
                        device=device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def modality_keys(modality: dict) -> dict[str, tuple[str, ...]]:
+    """{"video"|"state"|"action": keys} of an Isaac-GR00T modality config
+    ({modality: ModalityConfig(modality_keys=[...])})."""
+    return {m: tuple(getattr(modality[m], "modality_keys", ())) for m in ("video", "state", "action")
+            if m in modality}
+
+
+def check_modality_keys(modality: dict, layout: KeyLayout, data_config: str, layout_name: str) -> None:
+    """ValueError unless the data config reads and writes exactly the layout's keys."""
+    have = modality_keys(modality)
+    want = {"video": tuple(k for k, _ in layout.video), "state": tuple(k for k, _, _ in layout.state),
+            "action": layout.action_keys()}
+    diff = [f"{m}: data config {sorted(have.get(m, ()))} vs layout {sorted(want[m])}"
+            for m in want if sorted(have.get(m, ())) != sorted(want[m])]
+    if diff:
+        raise ValueError(f"GR00T data config {data_config!r} does not match --layout {layout_name}: "
+                         f"{'; '.join(diff)} (pass a matching --data-config or --layout)")
 
 
 def _numpy(obs: dict) -> dict:

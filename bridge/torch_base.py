@@ -46,8 +46,12 @@ class ChunkModel:
 
 
 def model_base(name: str, env, model: Callable, config: BridgeConfig, horizon: int | None = None,
-               refresh: str = "sync", renderer: Renderer | None = None) -> BasePolicy:
-    """A BasePolicy calling `model` (GR00T-layout callable) once per refresh for all envs."""
+               refresh: str = "sync", renderer: Renderer | None = None, probe: bool = True
+               ) -> BasePolicy:
+    """A BasePolicy calling `model` (GR00T-layout callable) once per refresh for all envs. The
+    batch size comes from the traced state (`state.obs.shape[0]`), so one base serves any batch.
+    `probe`: call the model once now, eagerly, on a 2-env synthetic batch, so a key, shape or
+    fast-path mismatch is an error here, before anything is compiled."""
     layout, units = config.key_layout(), config.joint_units()
     h = horizon or layout.horizon
     if h > layout.horizon:
@@ -55,14 +59,48 @@ def model_base(name: str, env, model: Callable, config: BridgeConfig, horizon: i
     cams = tuple(dict.fromkeys(layout.cameras))
     renderer = renderer or Renderer(env, cams, config.render_size)
     host = ChunkModel(model, layout, units, config.task)
-    call = torch_call(lambda *args: host(dict(zip(cams, args[:-1])), args[-1])[:, :h],
-                      jax.ShapeDtypeStruct((env.num_envs, h, 6), jp.float32))
+    if probe:
+        probe_model(host, cams, config.render_size)
+
+    def call(*args):
+        return host(dict(zip(cams, args[:-1])), args[-1])[:, :h]
 
     def chunk(state):
         frames = renderer(state)
-        return call(*[frames[c] for c in cams], state.obs[:, :6])
+        out = jax.ShapeDtypeStruct((state.obs.shape[0], h, 6), jp.float32)
+        return torch_call(call, out)(*[frames[c] for c in cams], state.obs[:, :6])
 
     return BasePolicy(name, h, 1.0, chunk, refresh, model=host)
+
+
+def probe_model(host: "ChunkModel", cams: tuple[str, ...], size: int, batch: int = 2) -> None:
+    """One eager call of `host` on a synthetic batch (random frames, joints inside their
+    ranges): the model's output keys and shapes checked against the layout (and a fast path
+    against its stock path) before compiling. The call is not counted in `host.calls`."""
+    from bridge.units import sim_range
+    from mjx_env.scene import ARM_JOINTS
+    g = torch.Generator().manual_seed(0)
+    device = _device(host.model)
+    frames = {c: torch.randint(0, 256, (batch, size, size, 3), dtype=torch.uint8, generator=g).to(device)
+              for c in cams}
+    lo, hi = (torch.tensor([sim_range(j)[i] for j in ARM_JOINTS]) for i in (0, 1))
+    state = (lo + (hi - lo) * (0.25 + 0.5 * torch.rand(batch, 6, generator=g))).to(device)
+    try:
+        with torch.inference_mode():
+            chunk = host(frames, state)
+    except (KeyError, ValueError, RuntimeError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        raise ValueError(f"the base model failed its first (probe) batch, before compiling: {msg}") from e
+    if not torch.isfinite(chunk).all():
+        raise ValueError("the base model returned non-finite joint targets on its probe batch")
+    host.calls = 0
+
+
+def _device(model) -> str:
+    for obj in (model, getattr(model, "model", None)):
+        if isinstance(obj, torch.nn.Module):
+            return next(obj.parameters()).device.type
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def load_state_dict(path: Path) -> dict:
@@ -101,6 +139,38 @@ def load_model(kind: str, rest: str, config: BridgeConfig) -> Callable:
         return load_torch_module(module, weights or None)
     if kind == "gr00t":
         from bridge import gr00t
-        return gr00t.StockGr00t(gr00t.load_policy(rest, config))
+        policy = gr00t.load_policy(rest, config)
+        if config.gr00t_fast:
+            return gr00t.FastGr00t(policy, config.key_layout(), rest, config.embodiment_tag)
+        return gr00t.StockGr00t(policy)
+    if kind == "lerobot-groot":
+        return load_lerobot_groot(rest, config)
     from bridge.server import Gr00tClient
     return Gr00tClient(*server_address(rest))
+
+
+def load_lerobot_groot(path: str, config: BridgeConfig, device: str | None = None) -> Callable:
+    """LeRobot's GR00T N1.5 (bridge.lerobot_groot) from `path`, or built at random
+    (`config.random_weights`: tiny | full; in a temporary directory when `path` is empty)."""
+    import tempfile
+    from bridge import lerobot_groot as lg
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if config.random_weights:
+        if not path or not (Path(path) / "groot_n15.json").exists():
+            path = lg.write_random_dir(path or tempfile.mkdtemp(prefix="lerobot_groot_"),
+                                       config.random_weights, default_stats(config))
+        model = lg.build_model(path, device, weights=False)
+    else:
+        model = lg.build_model(path, device)
+    cls = lg.FastLeRobotGr00t if config.gr00t_fast else lg.StockLeRobotGr00t
+    return cls(model, path, config.key_layout(), config.embodiment_tag, config.denoising_steps)
+
+
+def default_stats(config: BridgeConfig) -> dict:
+    """Min-max statistics for a random-weights model: the sim joint ranges in robot units."""
+    from bridge.units import sim_range
+    from mjx_env.scene import ARM_JOINTS
+    units = config.joint_units()
+    ends = [units.to_robot(torch.tensor([sim_range(j)[i] for j in ARM_JOINTS])) for i in (0, 1)]
+    lo, hi = torch.minimum(*ends), torch.maximum(*ends)
+    return {k: {"min": lo.tolist(), "max": hi.tolist()} for k in ("state", "action")}

@@ -10,8 +10,10 @@ joint slice. GR00T's observation adds a time axis: video `(B, 1, H, W, 3) uint8`
 from __future__ import annotations
 
 import functools
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import mujoco
 import numpy as np
@@ -90,6 +92,47 @@ UNITS = {"sim": JointUnits, "lerobot_degrees": lerobot_degrees,
          "paper_return": paper_return_recordings}
 
 
+def load_calibration(path: str | Path) -> JointUnits:
+    """JointUnits from a calibration JSON file (`--units my_robot.json`): per joint, in the
+    order of ARM_JOINTS, `robot = offset + sign * scale * sim`:
+
+        {"offset": [6 floats], "sign": [6 values +-1], "scale": [6 non-zero floats]}
+
+    or the same as an object per joint name: {"shoulder_pan": {"offset": 0, "sign": 1,
+    "scale": 57.3}, ...} (every joint named). A missing key defaults to offset 0, sign 1,
+    scale 1; anything else is a ValueError naming the file and the field."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"--units {path}: cannot read the calibration file ({e})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"--units {path}: expected a JSON object with offset / sign / scale")
+    if set(raw) & set(ARM_JOINTS):
+        missing = [j for j in ARM_JOINTS if j not in raw]
+        if missing or set(raw) - set(ARM_JOINTS):
+            raise ValueError(f"--units {path}: needs exactly the joints {', '.join(ARM_JOINTS)} "
+                             f"(missing {missing}, unknown {sorted(set(raw) - set(ARM_JOINTS))})")
+        raw = {k: [raw[j].get(k, d) for j in ARM_JOINTS]
+               for k, d in (("offset", 0.0), ("sign", 1.0), ("scale", 1.0))}
+    unknown = set(raw) - {"offset", "sign", "scale"}
+    if unknown:
+        raise ValueError(f"--units {path}: unknown field(s) {sorted(unknown)}; expected offset, "
+                         "sign, scale")
+    values = {}
+    for k, d in (("offset", 0.0), ("sign", 1.0), ("scale", 1.0)):
+        v = raw.get(k, [d] * len(ARM_JOINTS))
+        if not isinstance(v, list) or len(v) != len(ARM_JOINTS) or not all(
+                isinstance(x, (int, float)) and math.isfinite(x) for x in v):
+            raise ValueError(f"--units {path}: {k} needs {len(ARM_JOINTS)} finite numbers "
+                             f"({', '.join(ARM_JOINTS)}), got {v!r}")
+        values[k] = tuple(float(x) for x in v)
+    try:
+        return JointUnits(**values)
+    except ValueError as e:
+        raise ValueError(f"--units {path}: {e}") from None
+
+
 @dataclass(frozen=True)
 class KeyLayout:
     """GR00T observation/action keys. `video`: (key, camera name); `state`/`action`:
@@ -113,6 +156,13 @@ class KeyLayout:
     @property
     def cameras(self) -> tuple[str, ...]:
         return tuple(cam for _, cam in self.video)
+
+    def observation_keys(self) -> tuple[str, ...]:
+        """The video.* and state.* keys a model reads (the task text's key aside)."""
+        return tuple(k for k, _ in self.video) + tuple(k for k, _, _ in self.state)
+
+    def action_keys(self) -> tuple[str, ...]:
+        return tuple(k for k, _, _ in self.action)
 
     def observation(self, frames: dict, state_robot, task: str) -> dict:
         """GR00T observation dict from `frames` {camera: (B, H, W, 3) uint8} and the state
@@ -155,16 +205,20 @@ LAYOUTS = {
 
 @dataclass(frozen=True)
 class BridgeConfig:
-    """How a torch/GR00T base sees the sim: key layout, units, task text, render size."""
+    """How a torch/GR00T base sees the sim: key layout, units, task text, render size, and the
+    GR00T options. Every field is a `python -m ppo.train` flag (`--render-size`, `--gr00t-fast`)."""
 
-    layout: str = "paper_return"
-    units: str = "paper_return"
+    layout: str = "paper_return"  # bridge.units.LAYOUTS key
+    units: str = "paper_return"  # a UNITS preset, or a calibration JSON file (load_calibration)
     task: str = "Put the paper into the red square."
     render_size: int = 224  # px, square frames rendered per camera
-    # gr00t:<path> only (Isaac-GR00T's Gr00tPolicy constructor):
     embodiment_tag: str = "new_embodiment"
-    data_config: str = "so100"  # gr00t.experiment.data_config.DATA_CONFIG_MAP key
+    # gr00t:<path>: Isaac-GR00T's data config (DATA_CONFIG_MAP key); None: the one named like
+    # --layout. Its modality keys must equal the layout's (checked when the policy loads).
+    data_config: str | None = None
     denoising_steps: int = 4
+    gr00t_fast: bool = False  # gr00t / lerobot-groot: the GPU-resident path (checked vs stock)
+    random_weights: str | None = None  # lerobot-groot: tiny | full, built offline at random
 
     def key_layout(self) -> KeyLayout:
         if self.layout not in LAYOUTS:
@@ -172,6 +226,24 @@ class BridgeConfig:
         return LAYOUTS[self.layout]
 
     def joint_units(self) -> JointUnits:
-        if self.units not in UNITS:
-            raise ValueError(f"unknown units {self.units!r}: expected one of {sorted(UNITS)}")
-        return UNITS[self.units]()
+        if self.units in UNITS:
+            return UNITS[self.units]()
+        if self.units.endswith(".json"):
+            return load_calibration(self.units)
+        raise ValueError(f"unknown units {self.units!r}: expected one of {sorted(UNITS)} or a "
+                         "calibration file <name>.json (per-joint offset, sign, scale)")
+
+    def data_config_name(self) -> str:
+        return self.data_config or self.layout
+
+    def validate(self) -> "BridgeConfig":
+        """self, or ValueError naming the first bad field (nothing is loaded or compiled)."""
+        self.key_layout()
+        self.joint_units()
+        if self.render_size < 8:
+            raise ValueError(f"render_size must be >= 8 px, got {self.render_size}")
+        if self.denoising_steps < 1:
+            raise ValueError(f"denoising_steps must be >= 1, got {self.denoising_steps}")
+        if self.random_weights not in (None, "tiny", "full"):
+            raise ValueError(f"random_weights must be tiny or full, got {self.random_weights!r}")
+        return self

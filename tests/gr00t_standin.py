@@ -30,14 +30,24 @@ def write_checkpoint(path: Path, layout, embodiment: str = "new_embodiment", spa
     return path
 
 
+class ModalityConfig:
+    def __init__(self, keys):
+        self.delta_indices, self.modality_keys = [0], list(keys)
+
+
 class DataConfig:
-    """Stands in for gr00t.experiment.data_config.DATA_CONFIG_MAP[...]: carries the layout."""
+    """Stands in for gr00t.experiment.data_config.DATA_CONFIG_MAP[...]: `modality_config()` in
+    Isaac-GR00T's form ({modality: ModalityConfig(modality_keys)}), the layout as transform."""
 
     def __init__(self, layout):
         self.layout = layout
 
     def modality_config(self):
-        return self.layout
+        lay = self.layout
+        return {"video": ModalityConfig(k for k, _ in lay.video),
+                "state": ModalityConfig(k for k, _, _ in lay.state),
+                "action": ModalityConfig(k for k, _, _ in lay.action),
+                "language": ModalityConfig([lay.task_key])}
 
     def transform(self):
         return self.layout
@@ -58,7 +68,7 @@ class Gr00tPolicy:
                  denoising_steps=4, device="cpu"):
         meta = json.loads((Path(model_path) / "experiment_cfg" / "metadata.json").read_text())
         self.stats = meta[embodiment_tag]["statistics"]
-        self.layout, self.device, self.denoising_steps = modality_config, device, denoising_steps
+        self.layout, self.device, self.denoising_steps = modality_transform, device, denoising_steps
         self.model = _Model()
         self.calls = self.transform_calls = 0
 

@@ -104,7 +104,8 @@ def fake_gr00t(monkeypatch):
                ("gr00t", "gr00t.model", "gr00t.model.policy", "gr00t.experiment",
                 "gr00t.experiment.data_config")}
     modules["gr00t.model.policy"].Gr00tPolicy = Gr00tPolicy
-    modules["gr00t.experiment.data_config"].DATA_CONFIG_MAP = {"so100": DataConfig(LAYOUT)}
+    modules["gr00t.experiment.data_config"].DATA_CONFIG_MAP = {
+        "paper_return": DataConfig(LAYOUT), "so100": DataConfig(LAYOUTS["so100"])}
     for name, module in modules.items():
         monkeypatch.setitem(sys.modules, name, module)
 
@@ -115,15 +116,25 @@ def test_load_policy_without_the_package_names_the_install_step(monkeypatch, che
         load_policy(str(checkpoint))
 
 
-def test_load_policy_and_gr00t_base(fake_gr00t, checkpoint, jax_batch):
+def test_load_policy_and_gr00t_base(fake_gr00t, checkpoint):
+    from mjx_env.config import EnvConfig
+    from mjx_env.paper_return import PaperReturn
+    env = PaperReturn(EnvConfig(impl="jax"))
     policy = load_policy(str(checkpoint), BridgeConfig(denoising_steps=8), device="cpu")
     assert isinstance(policy, Gr00tPolicy) and policy.denoising_steps == 8
     with pytest.raises(ValueError, match="unknown GR00T data config 'nope'"):
         load_policy(str(checkpoint), BridgeConfig(data_config="nope"))
+    # The data config defaults to the layout's name; a mismatch names both key sets at load.
+    with pytest.raises(ValueError, match=r"data config 'so100' does not match --layout paper_return: "
+                                         r"video: data config \['video.webcam'\] vs layout"):
+        load_policy(str(checkpoint), BridgeConfig(data_config="so100"))
     with pytest.raises(FileNotFoundError, match="not found"):
         load_policy(str(checkpoint / "missing"))
-    base = make_base(f"gr00t:{checkpoint}", jax_batch.env, config=BridgeConfig(render_size=16))
+    base = make_base(f"gr00t:{checkpoint}", env, config=BridgeConfig(render_size=16))
     assert base.horizon == 16 and base.refresh == "sync" and base.active == 1.0
-    assert isinstance(base.model.model, StockGr00t)
+    assert isinstance(base.model.model, StockGr00t) and base.model.calls == 0  # probe not counted
+    fast = make_base(f"gr00t:{checkpoint}", env,
+                     config=BridgeConfig(render_size=16, gr00t_fast=True))
+    assert isinstance(fast.model.model, FastGr00t) and not fast.model.model.verify  # checked on the probe
     with pytest.raises(ValueError, match="unknown base 'gr00t'"):
-        make_base("gr00t", jax_batch.env)
+        make_base("gr00t", env)

@@ -49,7 +49,8 @@ def test_cpu_with_a_local_torch_wheel(tmp_path):
     assert rc == 0, err
     assert cmds == [line(sys.executable, "-m", "venv", tmp_path / "venv"),
                     line(py, *PIP, "torch==2.13.0"),
-                    line(py, *PIP, "-e", "'.[dev]'")]
+                    line(py, *PIP, "-e", "'.[dev,groot]'"),
+                    line(py, *PIP, "--no-deps", "lerobot==0.4.4")]
 
 
 def test_cpu_without_one_uses_the_pytorch_cpu_index_never_cuda(tmp_path):
@@ -58,7 +59,8 @@ def test_cpu_without_one_uses_the_pytorch_cpu_index_never_cuda(tmp_path):
     assert rc == 0, err
     assert cmds[1:] == [line(py, *PIP, "torch==2.13.0", "--index-url",
                              "https://download.pytorch.org/whl/cpu"),
-                        line(py, *PIP, "-e", "'.[dev]'")]
+                        line(py, *PIP, "-e", "'.[dev,groot]'"),
+                        line(py, *PIP, "--no-deps", "lerobot==0.4.4")]
     assert "whl/cu" not in " ".join(cmds) and "jax[" not in " ".join(cmds)
 
 
@@ -75,7 +77,8 @@ def test_nvidia_gets_cuda_torch_and_the_jax_plugin(tmp_path, driver, jax_extra, 
     assert rc == 0, err
     assert cmds == [line(py, *PIP, "torch==2.13.0", "--index-url",
                          f"https://download.pytorch.org/whl/{index}"),
-                    line(py, *PIP, "-e", "'.[dev]'"),
+                    line(py, *PIP, "-e", "'.[dev,groot]'"),
+                    line(py, *PIP, "--no-deps", "lerobot==0.4.4"),
                     line(py, *PIP, f"'jax[{jax_extra}]==0.10.2'")]
     assert args_file.read_text().split() == ["--query-gpu=driver_version", "--format=csv,noheader"]
     rc, cmds, err = plan(tmp_path, "--gpu", "no", path=smi, venv=venv)  # forced CPU builds

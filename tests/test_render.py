@@ -63,3 +63,32 @@ def test_paper_is_white_where_it_lies_and_moves_with_it(frames, jax_batch):
 def test_bad_camera_and_batch_are_clear_errors(jax_batch):
     with pytest.raises(ValueError, match="unknown camera"):
         Renderer(jax_batch.env, ("side",), SIZE)
+
+
+def test_one_renderer_serves_two_batch_sizes():
+    """The batch comes from the traced state, not the env: one renderer (and one torch base)
+    renders a 1-env and a 3-env batch, one render context each; env 0 of both is the same."""
+    from bridge.torch_base import model_base
+    from bridge.units import BridgeConfig
+    from mjx_env.config import EnvConfig
+    from mjx_env.paper_return import PaperReturn
+    env = PaperReturn(EnvConfig(impl="jax"))
+    renderer = Renderer(env, ("top", "wrist"), 16)
+    seen = []
+
+    def model(obs):  # a GR00T-layout model that keeps the top frames it was given
+        seen.append(obs["video.image_cam_0"][:, 0].clone().numpy())
+        return {"action.arm_0": obs["state.arm_0"].expand(-1, 16, -1)}
+
+    base = model_base("echo", env, model, BridgeConfig(units="sim", render_size=16), renderer=renderer)
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    reset = jax.jit(jax.vmap(env.reset))
+    chunk = jax.jit(base.chunk)
+    small, large = reset(keys[:1]), reset(keys)
+    a, b = chunk(small), chunk(large)
+    assert a.shape == (1, 16, 6) and b.shape == (3, 16, 6)
+    assert [f.shape[0] for f in seen] == [2, 1, 3]  # the probe batch, then 1 and 3 envs
+    np.testing.assert_allclose(np.asarray(b[:, 0]), np.asarray(large.obs[:, :6]), atol=1e-6)
+    assert renderer.batch_sizes == (1, 3)
+    assert seen[2].std() > 5  # not blank
+    np.testing.assert_array_equal(seen[1][0], seen[2][0])  # same env 0 state, same frame

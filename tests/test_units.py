@@ -71,3 +71,29 @@ def test_wrist_roll_offset_centres_the_recorded_span():
     s_lo, s_hi = sim_range("wrist_roll")
     assert abs(sim[4] - (s_lo + s_hi) / 2) < 0.05
     assert not math.isnan(float(sim[5]))
+
+
+def test_calibration_file_per_joint_offset_sign_scale(tmp_path):
+    import json
+    from bridge.units import BridgeConfig, load_calibration
+    from mjx_env.scene import ARM_JOINTS
+    path = tmp_path / "robot.json"
+    path.write_text(json.dumps({"offset": [0.1, 0, 0, 0, -1.59, 0.02], "sign": [1, -1, 1, 1, 1, -1],
+                                "scale": [1, 1, 2, 1, 1, 0.5]}))
+    units = BridgeConfig(units=str(path)).joint_units()
+    sim = np.array([0.5, 0.5, 0.5, 0.5, 0.5, 0.5], np.float32)
+    np.testing.assert_allclose(units.to_robot(sim), [0.6, -0.5, 1.0, 0.5, -1.09, -0.23], rtol=1e-6)
+    np.testing.assert_allclose(units.to_sim(units.to_robot(sim)), sim, atol=1e-6)
+    per_joint = tmp_path / "joints.json"
+    per_joint.write_text(json.dumps({j: {"scale": 57.29577951308232} for j in ARM_JOINTS}))
+    np.testing.assert_allclose(load_calibration(per_joint).to_robot(sim), np.degrees(sim), rtol=1e-6)
+    for bad, match in (({"offset": [0] * 5}, "offset needs 6 finite numbers"),
+                       ({"sign": [2] * 6}, "sign must be"), ({"gain": [1] * 6}, "unknown field"),
+                       ({"shoulder_pan": {}}, "needs exactly the joints")):
+        path.write_text(json.dumps(bad))
+        with pytest.raises(ValueError, match=match):
+            load_calibration(path)
+    with pytest.raises(ValueError, match="cannot read the calibration file"):
+        BridgeConfig(units=str(tmp_path / "missing.json")).joint_units()
+    with pytest.raises(ValueError, match="unknown units 'inches'"):
+        BridgeConfig(units="inches").joint_units()

@@ -9,10 +9,13 @@ Standard library only: it runs under the system Python before the venv exists.
 CPU (no working `nvidia-smi`):
     torch==2.13.0 first, as the CPU build: a local `torch-2.13.0+cpu` wheel in pip's find-links
     if there is one (this project's machines), else from the PyTorch CPU index, so no CUDA
-    package is ever downloaded; then `-e .[dev]`.
+    package is ever downloaded; then `-e .[dev,groot]`, then `lerobot==0.4.4` with `--no-deps`
+    (its GR00T N1.5 model code for `--base lerobot-groot`; its own pins, torch<2.11 among them,
+    cannot live with this project's, and the [groot] extra pins what that code imports).
 NVIDIA (`nvidia-smi --query-gpu=driver_version` answers): the CUDA line the driver supports,
     CUDA 13 from driver 580, CUDA 12 from driver 525:
-    torch==2.13.0 from the PyTorch CUDA index (cu130 / cu128), then `-e .[dev]`, then the JAX
+    torch==2.13.0 from the PyTorch CUDA index (cu130 / cu128), then `-e .[dev,groot]` and
+    lerobot (as above), then the JAX
     CUDA plugin pinned to jax 0.10.2 (`jax[cuda13]==0.10.2` / `jax[cuda12]==0.10.2`: jaxlib
     plus jax-cuda1x-plugin[with-cuda] and jax-cuda1x-pjrt 0.10.2, with CUDA's pip wheels).
 Python 3.11, 3.12 and 3.13 (every pin has wheels for them).
@@ -32,6 +35,8 @@ from typing import NamedTuple
 TORCH = "2.13.0"
 JAX = "0.10.2"
 TORCH_INDEX = "https://download.pytorch.org/whl/{}"  # cpu, cu128, cu130
+EXTRAS = ".[dev,groot]"
+LEROBOT = "lerobot==0.4.4"  # installed --no-deps: see pyproject.toml's [groot] extra
 PYTHONS = ((3, 11), (3, 12), (3, 13))
 # (lowest NVIDIA driver major version, CUDA line, PyTorch index suffix), newest first
 CUDA_LINES = ((580, "cuda13", "cu130"), (525, "cuda12", "cu128"))
@@ -62,10 +67,10 @@ def plan(facts: Facts, venv: str = ".venv", python: str = "python3") -> list[lis
         torch = [*pip, f"torch=={TORCH}"]
         if facts.local_torch is None:  # never PyPI's default build: it pulls the CUDA wheels
             torch += ["--index-url", TORCH_INDEX.format("cpu")]
-        return steps + [torch, [*pip, "-e", ".[dev]"]]
+        return steps + [torch, [*pip, "-e", EXTRAS], [*pip, "--no-deps", LEROBOT]]
     cuda, index = cuda_line(facts.driver)
     return steps + [[*pip, f"torch=={TORCH}", "--index-url", TORCH_INDEX.format(index)],
-                    [*pip, "-e", ".[dev]"],
+                    [*pip, "-e", EXTRAS], [*pip, "--no-deps", LEROBOT],
                     [*pip, f"jax[{cuda}]=={JAX}"]]
 
 
