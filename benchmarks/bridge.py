@@ -104,16 +104,16 @@ def null_model(obs: dict) -> dict:
     return {"action.arm_0": state[:, None, :].expand(-1, 16, -1)}
 
 
-def reset_batch(env):
-    return jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), env.num_envs))
+def reset_batch(env, n: int):
+    return jax.jit(env.reset)(jax.random.split(jax.random.PRNGKey(0), n))
 
 
 def bench_render(batches, size, repeats) -> list[dict]:
     rows = []
     for b in batches:
-        env = make(num_envs=b)
+        env = make()
         renderer = Renderer(env, CAMERAS, size)
-        seconds = timed(jax.jit(renderer), reset_batch(env), repeats=repeats)
+        seconds = timed(jax.jit(renderer), reset_batch(env, b), repeats=repeats)
         rows.append({"num_envs": b, "size": size, "cameras": len(CAMERAS), "seconds": seconds,
                      "frames_per_s": b * len(CAMERAS) / seconds})
         print(f"render {b:>6} envs x {len(CAMERAS)} cameras at {size}px: {seconds * 1e3:9.1f} ms "
@@ -122,8 +122,8 @@ def bench_render(batches, size, repeats) -> list[dict]:
 
 
 def bench_chunk(num_envs, size, repeats, cnn) -> dict:
-    env = make(num_envs=num_envs)
-    state = reset_batch(env)
+    env = make()
+    state = reset_batch(env, num_envs)
     config = BridgeConfig(units="sim", render_size=size)
     renderer = Renderer(env, CAMERAS, size)
     out = {"num_envs": num_envs, "size": size,
@@ -141,7 +141,7 @@ def bench_chunk(num_envs, size, repeats, cnn) -> dict:
 
 def count_calls(num_envs, steps, episode_length) -> list[dict]:
     """Batched base calls per env step under each rule (a JAX stand-in base: counts only)."""
-    env = make(num_envs=num_envs, episode_length=episode_length)
+    env = make(episode_length=episode_length)
     wrapped = wrap_for_training(env)
     rows = []
     for rule, horizon in (("per_step", 1), ("per_env", 16), ("sync", 16)):
@@ -169,7 +169,7 @@ def count_calls(num_envs, steps, episode_length) -> list[dict]:
 
 
 def bench_training(num_envs, size, cnn, repeats) -> dict:
-    env = make(num_envs=num_envs)
+    env = make()
     renderer = Renderer(env, CAMERAS, size)
     config = BridgeConfig(units="sim", render_size=size)
     ppo = PPOConfig(num_envs=num_envs)
@@ -228,7 +228,7 @@ def bench_groot(size_name: str, batches, size: int, repeats: int) -> dict:
     renderer = Renderer(env, CAMERAS, size)
     rows = []
     for b in batches:
-        state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), b))
+        state = jax.jit(env.reset)(jax.random.split(jax.random.PRNGKey(0), b))
         row = {"batch": b, "render_s": timed(jax.jit(renderer), state, repeats=repeats)}
         null = model_base("null", env, null_model, BridgeConfig(units="sim", render_size=size),
                           renderer=renderer, probe=False)

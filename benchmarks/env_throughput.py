@@ -69,8 +69,8 @@ def bench_mjx(impl: str, num_envs: int, steps: int, repeats: int, seed: int = 0,
     row = {"impl": impl, "num_envs": num_envs, "steps": steps, "sim_dt": sim_dt,
            "n_substeps": _substeps(sim_dt)}
     try:
-        env = make(num_envs=num_envs, impl=impl, sim_dt=sim_dt)
-        step = jax.vmap(env.step)
+        env = make(impl=impl, sim_dt=sim_dt)
+        step = env.step
 
         def run(state, key):
             def body(carry, _):
@@ -82,7 +82,7 @@ def bench_mjx(impl: str, num_envs: int, steps: int, repeats: int, seed: int = 0,
 
         key, k_reset = jax.random.split(jax.random.PRNGKey(seed))
         state = jax.block_until_ready(
-            jax.jit(jax.vmap(env.reset))(jax.random.split(k_reset, num_envs)))
+            jax.jit(env.reset)(jax.random.split(k_reset, num_envs)))
         t0 = time.perf_counter()
         compiled = jax.jit(run).lower(state, key).compile()
         row["compile_s"] = time.perf_counter() - t0

@@ -29,7 +29,7 @@ from mjx_env.rollout import evaluate, plausibility_summary, rate_with_ci  # noqa
 
 
 def run(impl: str, episodes: int, seed: int) -> dict:
-    env = make(num_envs=episodes, impl=impl)
+    env = make(impl=impl)
     t0 = time.perf_counter()
     result = evaluate(env, ScriptedExpert(env), episodes, seed=seed)
     return {"impl": impl, "episodes": episodes, "seed": seed, "seconds": time.perf_counter() - t0,

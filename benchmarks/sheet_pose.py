@@ -39,9 +39,9 @@ def render_frames(sizes, batches, envs, mid_steps):
     from mjx_env.expert import ScriptedExpert
     from mjx_env.paper_return import make, set_base
 
-    env = make(num_envs=envs, impl="jax")
+    env = make(impl="jax")
     assert env.config.randomization.enabled
-    reset, step = jax.jit(jax.vmap(env.reset)), jax.jit(jax.vmap(env.step))
+    reset, step = jax.jit(env.reset), jax.jit(env.step)
     expert = jax.jit(jax.vmap(ScriptedExpert(env)))
     renderers = {s: Renderer(env, ("top",), s) for s in sizes}  # keep alive: they own buffers
     render = {s: jax.jit(r) for s, r in renderers.items()}

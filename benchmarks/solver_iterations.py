@@ -54,7 +54,7 @@ def main() -> None:
     print(f"{'impl':<6}{'iterations':>11}{'ls':>5}{'success':>26}{'mean return':>13}{'wall s':>8}")
     for impl, iterations, ls in args.settings:
         start = time.monotonic()
-        env = make(num_envs=args.num_envs, impl=impl, solver_iterations=iterations,
+        env = make(impl=impl, solver_iterations=iterations,
                    ls_iterations=ls)
         result = summary(evaluate_base(env, make_base(args.base, env), args.episodes, args.seed))
         row = {"impl": impl, "iterations": iterations, "ls_iterations": ls, **result,

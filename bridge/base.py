@@ -30,7 +30,7 @@ from typing import Callable
 import jax
 import jax.numpy as jp
 
-from bridge.units import BridgeConfig
+from bridge.units import CHUNK_HORIZON, BridgeConfig
 from mjx_env.expert import ScriptedExpert
 
 BASES = ("zero", "scripted", "scripted:<noise>", "torch:<module>:<weights>", "gr00t:<model_path>",
@@ -52,7 +52,7 @@ def make_base(spec: str, env, horizon: int | None = None, refresh: str | None = 
     """The base named by `spec` (see the module docstring) for a batched `env`."""
     kind, _, rest = spec.partition(":")
     if kind == "zero" and not rest:
-        h = horizon or 16
+        h = horizon or CHUNK_HORIZON
         return BasePolicy("zero", h, 0.0, lambda s: jp.zeros((s.obs.shape[0], h, 6)),
                           refresh or "per_env")
     if kind == "scripted":

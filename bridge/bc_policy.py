@@ -18,14 +18,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bridge.units import LAYOUTS
+from bridge.units import CHUNK_HORIZON, LAYOUTS
 
 N_JOINTS = 6
 
 
 class BCPolicy(nn.Module):
     def __init__(self, layout: str = "paper_return", units: str = "paper_return", size: int = 64,
-                 horizon: int = 16, channels: tuple[int, ...] = (16, 32, 32, 32),
+                 horizon: int = CHUNK_HORIZON, channels: tuple[int, ...] = (16, 32, 32, 32),
                  hidden: int = 256):
         super().__init__()
         if layout not in LAYOUTS:

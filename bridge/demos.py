@@ -40,17 +40,17 @@ from tqdm import tqdm
 
 from bridge.atomic import atomic_directory
 from bridge.render import Renderer
+from bridge.units import CHUNK_HORIZON
 from mjx_env.expert import ScriptedExpert
 from mjx_env.paper_return import PaperReturn, make, set_base
 from mjx_env.scene import ARM_JOINTS
 
 CAMERAS = ("top", "wrist")
-CHUNK = 16  # steps per action chunk (the GR00T layout's horizon)
 FPS = 30
 SEGMENT = 50  # control steps per compiled rollout call; stop once every env is done
 
 
-def chunks(action: np.ndarray, horizon: int = CHUNK) -> np.ndarray:
+def chunks(action: np.ndarray, horizon: int = CHUNK_HORIZON) -> np.ndarray:
     """(T, 6) -> (T, horizon, 6): row t is action[t:t+horizon], padded with action[-1]."""
     padded = np.concatenate([action, np.repeat(action[-1:], horizon - 1, axis=0)])
     idx = np.arange(len(action))[:, None] + np.arange(horizon)[None, :]
@@ -58,28 +58,26 @@ def chunks(action: np.ndarray, horizon: int = CHUNK) -> np.ndarray:
 
 
 class Recorder:
-    """Jitted expert rollouts of `env.num_envs` episodes with frames at `size` px."""
+    """Jitted expert rollouts of a batch of episodes (one per key) with frames at `size` px."""
 
     def __init__(self, env: PaperReturn, size: int = 64):
         self.env, self.size = env, size
         self.renderer = Renderer(env, CAMERAS, size)  # keep alive: owns the render buffers
         expert = jax.vmap(ScriptedExpert(env))
-        zeros = jp.zeros((env.num_envs, 6))
-
         def one_step(state, _):
             frames = self.renderer(state)
             target = expert(state)
             qpos = state.obs[:, :6]
-            state = jax.vmap(env.step)(set_base(state, target), zeros)
+            state = env.step(set_base(state, target), jp.zeros_like(target))
             out = (frames["top"], frames["wrist"], qpos, target, state.done > 0,
                    state.metrics["success"] > 0, state.metrics["plausible_success"] > 0)
             return state, out
 
-        self.reset = jax.jit(jax.vmap(env.reset))
+        self.reset = jax.jit(env.reset)
         self.segment = jax.jit(lambda s: jax.lax.scan(one_step, s, None, SEGMENT))
 
     def rollout(self, keys: jax.Array) -> list[dict]:
-        """Episodes for `keys` (num_envs, 2): a list of per-episode numpy dicts."""
+        """Episodes for `keys` (batch, 2): a list of per-episode numpy dicts."""
         state = self.reset(keys)
         parts, length = [], self.env.config.episode_length
         for _ in range(-(-length // SEGMENT)):
@@ -90,7 +88,7 @@ class Recorder:
         top, wrist, qpos, target, done, success, plausible = (
             np.concatenate([p[i] for p in parts])[:length] for i in range(7))
         episodes = []
-        for e in range(self.env.num_envs):
+        for e in range(keys.shape[0]):
             hits = np.flatnonzero(done[:, e])
             t = int(hits[0]) + 1 if len(hits) else len(done)
             action = target[:t, e].astype(np.float32)
@@ -112,7 +110,7 @@ def generate(out: str | Path, episodes: int, size: int = 64, num_envs: int = 16,
     empty_dir = out.is_dir() and not any(out.iterdir())
     if out.exists() and not (force or empty_dir):
         raise FileExistsError(f"{out} exists and is not empty; pass --force to replace it")
-    env = make(num_envs=num_envs, **env_overrides)
+    env = make(**env_overrides)
     recorder = Recorder(env, size)
     keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
     rounds = -(-episodes // num_envs)
@@ -134,7 +132,7 @@ def generate(out: str | Path, episodes: int, size: int = 64, num_envs: int = 16,
         bar.close()
         meta = {
             "fps": FPS, "size": size, "cameras": list(CAMERAS), "units": "sim radians",
-            "joints": list(ARM_JOINTS), "layout": "paper_return", "chunk": CHUNK, "seed": seed,
+            "joints": list(ARM_JOINTS), "layout": "paper_return", "chunk": CHUNK_HORIZON, "seed": seed,
             "episodes": episodes, "expert_success_rate": float(np.mean(successes)),
             "expert_plausible_success_rate": float(np.mean(plausible)),
             "lengths": lengths, "success": successes, "plausible_success": plausible,

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bridge.units import KeyLayout
+from bridge.units import CHUNK_HORIZON, KeyLayout
 
 INSTALL_HINT = ("the lerobot-groot base needs the [groot] extra: `pip install -e '.[groot]'` then "
                 "`pip install --no-deps lerobot==0.4.4` (make install does both)")
@@ -81,7 +81,7 @@ def architecture(size: str, vocab_size: int, image_token_index: int) -> dict:
                  use_backbone_lora=0, use_llm_lora=0)
     llm, dit_heads, dit_dim = (2048, 32, 48) if full else (64, 2, 16)
     embed = dit_heads * dit_dim
-    head = dict(action_dim=32, action_horizon=16, add_pos_embed=True, max_state_dim=64,
+    head = dict(action_dim=32, action_horizon=CHUNK_HORIZON, add_pos_embed=True, max_state_dim=64,
                 backbone_embedding_dim=llm, hidden_size=1024 if full else 32,
                 input_embedding_dim=embed, max_seq_len=1024, max_num_embodiments=32,
                 num_inference_timesteps=4, num_target_vision_tokens=32 if full else 4,
@@ -97,7 +97,7 @@ def architecture(size: str, vocab_size: int, image_token_index: int) -> dict:
                                            final_dropout=True, positional_embeddings=None))
     backbone = dict(select_layer=12 if full else 2, project_to_dim=None, tune_llm=False,
                     tune_visual=False, reproject_vision=False, use_flash_attention=False)
-    return dict(model_type="gr00t_n1_5", action_horizon=16, action_dim=32,
+    return dict(model_type="gr00t_n1_5", action_horizon=CHUNK_HORIZON, action_dim=32,
                 compute_dtype="bfloat16" if full else "float32", backbone_cfg=backbone,
                 action_head_cfg=head, eagle=eagle)
 

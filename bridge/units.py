@@ -20,6 +20,10 @@ import numpy as np
 
 from mjx_env.scene import ARM_JOINTS, SCENE_XML
 
+# Control steps per action chunk: GR00T N1.5's action horizon, the chunk every model base
+# returns and every demo stores (the one definition; a base may use fewer steps of it).
+CHUNK_HORIZON = 16
+
 
 @functools.cache
 def sim_range(joint: str) -> tuple[float, float]:
@@ -141,7 +145,7 @@ class KeyLayout:
     video: tuple[tuple[str, str], ...]
     state: tuple[tuple[str, int, int], ...]
     action: tuple[tuple[str, int, int], ...]
-    horizon: int = 16  # steps per action chunk
+    horizon: int = CHUNK_HORIZON  # steps per action chunk
     task_key: str = "annotation.human.task_description"
     crop: float = 0.95  # centre-crop fraction before resizing (the fine-tuning's transform)
     size: int = 224  # px, square frames fed to the model

@@ -1,8 +1,11 @@
 """The SO-101 paper_return environment on MuJoCo Playground's `MjxEnv`.
 
-One env's `reset(rng) -> State` and `step(state, action) -> State`; batch with `jax.vmap` (or
-`mjx_env.wrappers.wrap_for_training`, which adds vmap, truncation and auto-reset). Both MJX backends work:
-`impl="jax"` and `impl="warp"`.
+`reset(rng) -> State` and `step(state, action) -> State` for one env (`rng` (2,), `action` (6,))
+or for a batch (`rng` (B, 2), `action` (B, 6)): the batch size comes from the arrays, never from
+the constructor (MuJoCo Warp's shared contact buffer is sized `naconmax_per_env x B` when a batch
+of keys is reset). `mjx_env.wrappers.wrap_for_training` adds truncation and auto-reset. Both MJX
+backends work: `impl="jax"` and `impl="warp"`. With `impl="warp"`, reset a batch by passing its
+keys (not `jax.vmap(env.reset)`, which would size the contact buffer for one env).
 
 Control (30 Hz, `n_substeps` physics steps each; `mjx_env.control`):
     target = base + alpha * action_scale * clip(action, -1, 1), clipped to the joint ranges,
@@ -14,6 +17,8 @@ replaced by 0 and counted in `metrics["nan_action"]` (never passed to the physic
 """
 from __future__ import annotations
 
+import copy
+
 import jax
 import jax.numpy as jp
 import mujoco
@@ -23,7 +28,7 @@ from mujoco import mjx
 from mujoco_playground._src import mjx_env
 
 from mjx_env import control, plausibility, randomize, task
-from mjx_env.config import EnvConfig, check_num_envs, validate
+from mjx_env.config import EnvConfig, validate
 from mjx_env.scene import ARM_JOINTS, SCENE_XML, default_impl, load_mj_model, put_model, qpos_index
 
 PLAUSIBILITY_KEYS = ("arm_depth", "paper_lift", "paper_speed", "implausible", "plausible_success")
@@ -35,11 +40,10 @@ METRIC_KEYS = ("success", "goal_distance", "yaw_error", "nan_action", "nan_physi
 class PaperReturn(mjx_env.MjxEnv):
     """Slide an A5 sheet into the red tape square. Observation: 25 floats (`task.OBS_SLICES`)."""
 
-    def __init__(self, config: EnvConfig = EnvConfig(), num_envs: int = 1):
-        """`num_envs` sizes MuJoCo Warp's contact buffers (ignored by impl="jax")."""
+    def __init__(self, config: EnvConfig = EnvConfig()):
         self.config = validate(config)
         self.impl = config.impl or default_impl()
-        self.num_envs = check_num_envs(num_envs)
+        self.outer_batch = 1  # copies of each batch vmapped outside the env (`vmapped`)
         super().__init__(config_dict.ConfigDict(
             {"ctrl_dt": config.ctrl_dt, "sim_dt": config.sim_dt, "impl": self.impl}))
         self._mj_model = load_mj_model(config.sim_dt)
@@ -69,6 +73,13 @@ class PaperReturn(mjx_env.MjxEnv):
         self._bearing = float(np.arctan2(to_robot[1], to_robot[0]))  # rad, target -> robot
         self.kp_nominal = jp.asarray(m.actuator_gainprm[:, 0])
 
+    def vmapped(self, copies: int) -> "PaperReturn":
+        """This env for use under an outer `jax.vmap` of `copies` (seeds side by side): MuJoCo
+        Warp's shared contact buffer then holds `copies` x batch worlds. impl="jax" ignores it."""
+        env = copy.copy(self)
+        env.outer_batch = copies
+        return env
+
     # --- Playground interface -------------------------------------------------------------
     @property
     def xml_path(self) -> str:
@@ -91,6 +102,12 @@ class PaperReturn(mjx_env.MjxEnv):
         return randomize.apply(self._mjx_model, dr, self.ids)
 
     def reset(self, rng: jax.Array) -> mjx_env.State:
+        """A freshly randomised state: one env for a key (2,), a batch for keys (B, 2)."""
+        if rng.ndim == 2:
+            return jax.vmap(lambda k: self._reset(k, rng.shape[0]))(rng)
+        return self._reset(rng, 1)
+
+    def _reset(self, rng: jax.Array, batch: int) -> mjx_env.State:
         cfg = self.config
         rng, k_dr, k_dist, k_dir, k_yaw, k_arm = jax.random.split(rng, 6)
         dr = randomize.sample(k_dr, cfg.randomization, self._mj_model.nlight)
@@ -104,20 +121,22 @@ class PaperReturn(mjx_env.MjxEnv):
         noise = cfg.randomization.arm_qpos_noise if cfg.randomization.enabled else 0.0
         arm = jp.asarray(cfg.home_qpos) + jax.random.uniform(k_arm, (6,), minval=-noise, maxval=noise)
         arm = jp.clip(arm, self.joint_lower, self.joint_upper)
-        return self.reset_to(rng, dr, paper, arm)
+        return self.reset_to(rng, dr, paper, arm, batch)
 
-    def reset_to(self, rng: jax.Array, dr: dict, paper_qpos: jax.Array, arm_qpos: jax.Array
-                 ) -> mjx_env.State:
+    def reset_to(self, rng: jax.Array, dr: dict, paper_qpos: jax.Array, arm_qpos: jax.Array,
+                 batch: int = 1) -> mjx_env.State:
         """State with the paper free joint at `paper_qpos` (7,) (m, wxyz quat) and the arm at
-        `arm_qpos` (6,) rad, at rest, randomisation `dr`. Tests use it to set exact states."""
+        `arm_qpos` (6,) rad, at rest, randomisation `dr`, as one of `batch` envs stepped together
+        (sizes MuJoCo Warp's shared contact buffer). Tests use it to set exact states."""
         qpos = jp.asarray(self._mj_model.qpos0, jp.float32)
         qpos = qpos.at[self._paper_qpos:self._paper_qpos + 7].set(paper_qpos)
         qpos = qpos.at[self._arm_qpos].set(arm_qpos)
         kwargs = {}
         if self.impl == "warp":
-            kwargs = {"naconmax": self.config.naconmax_per_env * self.num_envs,
+            kwargs = {"naconmax": self.config.naconmax_per_env * batch * self.outer_batch,
                       "njmax": self.config.njmax}
-        data = mjx_env.make_data(self._mj_model, qpos=qpos, ctrl=arm_qpos, impl=self.impl, **kwargs)
+        data = mjx_env.make_data(self._mj_model, qpos=qpos, ctrl=arm_qpos, impl=self.impl,
+                                 device=jax.local_devices()[0], **kwargs)
         data = mjx.forward(self.model_for(dr), data)
         goal_dist = jp.linalg.norm(self.target[:2] - paper_qpos[:2])
         info = {
@@ -136,10 +155,16 @@ class PaperReturn(mjx_env.MjxEnv):
         return mjx_env.State(data, self._observe(data), jp.float32(0.0), jp.float32(0.0), metrics, info)
 
     def step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:
+        """The next state: one env (`action` (6,)) or a batch (`action` (B, 6), `state` batched)."""
+        if action.ndim == 2 and action.shape[1:] == (6,) and state.obs.ndim == 2:
+            return jax.vmap(self.step)(state, action)
+        return self._step(state, action)
+
+    def _step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:
         cfg = self.config
-        if action.shape != (6,):
-            raise ValueError(
-                f"action must have shape (6,) per env (vmap for a batch), got {action.shape}")
+        if action.shape != (6,) or state.obs.ndim != 1:
+            raise ValueError(f"action must have shape (6,) per env or (B, 6) for a batched state, "
+                             f"got {action.shape} for observations {state.obs.shape}")
         finite = jp.isfinite(action)
         action = jp.clip(jp.where(finite, action, 0.0), -1.0, 1.0)
         info = dict(state.info)
@@ -224,6 +249,6 @@ def set_base(state: mjx_env.State, base_target: jax.Array, active: jax.Array | f
     return state.replace(info=info)
 
 
-def make(num_envs: int = 1, **overrides) -> PaperReturn:
-    """`PaperReturn(EnvConfig(**overrides), num_envs)`; an unknown field is a TypeError."""
-    return PaperReturn(EnvConfig(**overrides), num_envs=num_envs)
+def make(**overrides) -> PaperReturn:
+    """`PaperReturn(EnvConfig(**overrides))`; an unknown field is a TypeError."""
+    return PaperReturn(EnvConfig(**overrides))

@@ -66,8 +66,10 @@ def put_model(mj_model: mujoco.MjModel, impl: str) -> mjx.Model:
 
     Warp: its per-step prints for reaching the solver's and the line search's iteration caps
     (`iterations`, `ls_iterations`: fixed budgets, as in the jax impl, which stays silent) are
-    switched off; its buffer-overflow warnings (contacts, constraint rows) stay on."""
-    model = mjx.put_model(mj_model, impl=check_impl(impl))
+    switched off; its buffer-overflow warnings (contacts, constraint rows) stay on. On this
+    process's first device (`jax.devices()[0]`, MJX's default, is process 0's in a multi-process
+    run: the other processes could not use it)."""
+    model = mjx.put_model(mj_model, device=jax.local_devices()[0], impl=check_impl(impl))
     if impl == "warp":
         from mujoco.mjx.third_party.mujoco_warp._src.types import OverflowType
 

@@ -13,15 +13,15 @@ from __future__ import annotations
 import jax
 import jax.numpy as jp
 
-OBS_SIZE = 25
-OBS_SLICES = {
-    "qpos": slice(0, 6),
-    "qvel": slice(6, 12),
-    "paper_pos": slice(12, 15),
-    "paper_quat": slice(15, 19),
-    "goal_vec": slice(19, 22),
-    "ee_pos": slice(22, 25),
-}
+# The observation layout, the one definition: (name, size, unit) in order; the slices, the size
+# and the units below are derived from it.
+OBS_LAYOUT = (("qpos", 6, "rad"), ("qvel", 6, "rad/s"), ("paper_pos", 3, "m"),
+              ("paper_quat", 4, "quaternion w, x, y, z"), ("goal_vec", 3, "m"), ("ee_pos", 3, "m"))
+OBS_SLICES, _start = {}, 0
+for _name, _size, _ in OBS_LAYOUT:
+    OBS_SLICES[_name], _start = slice(_start, _start + _size), _start + _size
+OBS_SIZE = _start  # 25
+OBS_UNITS = {name: unit for name, _, unit in OBS_LAYOUT}
 PAPER_ON_TABLE_Z = 0.005  # m: a paper centre higher than this is lifted, not lying on the table
 
 

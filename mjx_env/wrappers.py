@@ -1,4 +1,4 @@
-"""Training wrappers: vmap, time limit and auto-reset to a freshly randomised state.
+"""Training wrappers: time limit and auto-reset to a freshly randomised state.
 
 Playground's `BraxAutoResetWrapper(full_reset=True)` replaces the whole `info` of a finished env
 with the reset's, which zeroes Brax's `info["truncation"]` exactly on the steps where it matters
@@ -54,8 +54,9 @@ class FreshAutoReset(brax_training.Wrapper):
 
 
 def wrap_for_training(env, episode_length: int | None = None):
-    """Vmap + truncation after `episode_length` steps (default: the env config's) + auto-reset
-    to a freshly randomised state. The result runs under Brax's PPO unchanged."""
+    """Truncation after `episode_length` steps (default: the env config's) + auto-reset to a
+    freshly randomised state, for a batch (`reset(keys (B, 2))`: the env batches itself, sized
+    by the keys). The result runs under Brax's PPO unchanged."""
     length = episode_length or env.config.episode_length
-    wrapped = brax_training.EpisodeWrapper(brax_training.VmapWrapper(env), length, 1)
+    wrapped = brax_training.EpisodeWrapper(env, length, 1)
     return FreshAutoReset(wrapped)

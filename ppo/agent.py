@@ -21,10 +21,11 @@ from bridge import chunk_cache
 from bridge.base import BasePolicy
 from mjx_env.config import check_finite_fields
 from mjx_env.paper_return import set_base
+from mjx_env.task import OBS_SIZE
 from mjx_env.wrappers import FINAL_OBS
 from ppo import losses, networks
 
-POLICY_INPUT = 25 + 6  # observation + base action
+POLICY_INPUT = OBS_SIZE + 6  # observation + base action (6 joints, rad)
 PLAUSIBILITY_STEP_KEYS = ("arm_depth", "paper_lift", "paper_speed")  # m, m, m/s per env step
 # PPOConfig fields read from TrainState.hp at run time (vmappable); the rest shape the program.
 HPARAMS = ("learning_rate", "ent_coef", "clip_eps", "vf_coef", "gamma", "gae_lambda")
@@ -110,6 +111,8 @@ class Agent:
         self.net = networks.ActorCritic(hidden=cfg.hidden, init_log_std=cfg.init_log_std)
         self.optimizer = make_optimizer(cfg)
         self.num_iterations = num_iterations
+        self.shardings = None  # TrainState of NamedShardings once placed on a mesh (ppo.sharding)
+        self.rollout_base = base  # the base as the rollout calls it (per device: ppo.sharding)
 
     def init(self, rng: jax.Array, hp: dict | None = None) -> TrainState:
         """A fresh state; `hp` as `hparams(cfg, ...)` (default: the config's values)."""
@@ -136,7 +139,7 @@ class Agent:
 
     def _step(self, ts: TrainState, _):
         params, stats = ts.params, ts.stats
-        cache, base_action = chunk_cache.next_action(ts.cache, self.base, ts.env_state)
+        cache, base_action = chunk_cache.next_action(ts.cache, self.rollout_base, ts.env_state)
         nan_base = ~jp.isfinite(base_action).all(-1)  # counted where it enters (metrics)
         x = self.policy_input(stats, ts.env_state.obs, base_action)
         mean, log_std, value = self.net.apply(params, x)
@@ -160,7 +163,7 @@ class Agent:
             plausibility={k: nxt.metrics[k] for k in PLAUSIBILITY_STEP_KEYS},
             terms={k: v for k, v in nxt.metrics.items() if k.startswith("reward/")})
         ts = ts.replace(env_state=nxt, cache=cache, rng=rng,
-                        env_steps=ts.env_steps + self.cfg.num_envs)
+                        env_steps=ts.env_steps + nxt.done.shape[0])
         return ts, transition
 
     def _loss(self, params, batch, hp, key):

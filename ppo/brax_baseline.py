@@ -92,7 +92,7 @@ def train(settings: dict, timesteps: int, seed: int = 0, episode_length: int = 3
     s = dict(settings)
     check_num_envs(s["num_envs"])
     _jax_compat()
-    env = make(num_envs=s["num_envs"], impl=impl, episode_length=episode_length)
+    env = make(impl=impl, episode_length=episode_length)
     history = []
     start = time.monotonic()
 

@@ -78,21 +78,32 @@ def restore_fields(path: Path, templates: dict) -> dict:
     return out
 
 
+def _local(x) -> list[np.ndarray]:
+    """This process's data of an array (all of it on one process; its shards on several)."""
+    if isinstance(x, jax.Array):
+        return [np.asarray(s.data) for s in sorted(x.addressable_shards, key=lambda s: s.device.id)]
+    return [np.asarray(x)]
+
+
 def _same(a: dict, b: dict) -> bool:
-    return all(np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True)
-               for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+    return all(np.array_equal(p, q, equal_nan=True)
+               for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b))
+               for p, q in zip(_local(x), _local(y)))
 
 
 def save(out: Path, state, config: dict) -> Path:
     """Write out/checkpoints/<iteration> (orbax, atomic) with the run's config.json, then read
     it back and compare every array bit for bit: CheckpointError (and the bad checkpoint
-    removed) if it differs or cannot be read."""
+    removed) if it differs or cannot be read. Sharded states keep their shardings; in a
+    multi-process run every process calls this and compares its own shards."""
     path = (Path(out) / "checkpoints" / str(int(state.iteration))).resolve()
     tree = named_tree(state)
     ckpt = ocp.StandardCheckpointer()
     ckpt.save(path, tree, force=True)
     ckpt.wait_until_finished()
-    (path / "config.json").write_text(json.dumps(config, indent=1))
+    main = jax.process_index() == 0  # every process writes its shards; process 0 the rest
+    if main:
+        (path / "config.json").write_text(json.dumps(config, indent=1))
     try:
         ok = _same(tree, _restore_tree(path, tree))
     except Exception as e:  # noqa: BLE001  (orbax raises many kinds)
@@ -100,7 +111,8 @@ def save(out: Path, state, config: dict) -> Path:
     else:
         why = "the arrays read back differ from those written"
     if not ok:
-        shutil.rmtree(path, ignore_errors=True)
+        if main:
+            shutil.rmtree(path, ignore_errors=True)
         raise CheckpointError(f"checkpoint {path} failed its read-back check ({why}); it was "
                               "removed, the earlier checkpoints are untouched")
     return path

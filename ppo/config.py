@@ -19,6 +19,7 @@ class RunConfig:
     episode_length: int = 300
     impl: str | None = None
     seed: int = 0
+    devices: int | None = None  # devices the envs are split over (None: all, every process's)
     checkpoint_every: int = 10
     keep: int = 3  # checkpoints kept: the newest ones (the final one included)
     eval_episodes: int = 64

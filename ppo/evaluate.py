@@ -1,7 +1,6 @@
 """Fixed-seed success of a base policy, alone and with a residual, through the chunk cache.
 
-Episodes run in rounds of `env.num_envs` side by side (the renderer of a model base is built for
-that batch); episode i uses key i of `jax.random.split(PRNGKey(seed), episodes)`, as
+Episodes run in rounds of `batch` side by side (default: all at once); episode i uses key i of `jax.random.split(PRNGKey(seed), episodes)`, as
 `mjx_env.rollout.evaluate` does, so both give the same episodes.
 """
 from __future__ import annotations
@@ -18,7 +17,7 @@ import jax.numpy as jp
 import numpy as np
 
 from bridge import chunk_cache
-from bridge.base import BasePolicy, make_base
+from bridge.base import BasePolicy, check_bridge, make_base
 from bridge.units import BridgeConfig
 from mjx_env.paper_return import PaperReturn, set_base
 from mjx_env.rollout import TRACE_KEYS, episode_implausible, plausibility_summary, rate_with_ci
@@ -27,12 +26,12 @@ from ppo.cli import OneLineParser
 
 
 def evaluate_base(env, base: BasePolicy, episodes: int, seed: int = 0,
-                  residual: Callable | None = None) -> dict[str, np.ndarray]:
-    """`residual(obs (B, 25), base_action (B, 6)) -> (B, 6)` in [-1, 1], None = zeros. Returns
-    (episodes,) arrays: success (bool), plausible_success (bool), steps, episode_return; `trace`
-    (per-step plausibility metrics, (episodes, T), NaN after the episode ended) and
-    `base_calls` (batched)."""
-    b, length = env.num_envs, env.config.episode_length
+                  residual: Callable | None = None, batch: int | None = None) -> dict[str, np.ndarray]:
+    """`residual(obs (B, 25), base_action (B, 6)) -> (B, 6)` in [-1, 1], None = zeros; `batch`
+    episodes side by side (default: all). Returns (episodes,) arrays: success (bool),
+    plausible_success (bool), steps, episode_return; `trace` (per-step plausibility metrics,
+    (episodes, T), NaN after the episode ended) and `base_calls` (batched)."""
+    b, length = min(batch or episodes, episodes), env.config.episode_length
     keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
     rounds = -(-episodes // b)
     keys = jp.concatenate([keys, jp.repeat(keys[-1:], rounds * b - episodes, axis=0)])
@@ -42,7 +41,7 @@ def evaluate_base(env, base: BasePolicy, episodes: int, seed: int = 0,
         cache, base_action = chunk_cache.next_action(cache, base, state)
         state = set_base(state, base_action, base.active)
         act = jp.zeros((b, 6)) if residual is None else residual(state.obs, base_action)
-        state = jax.vmap(env.step)(state, act)
+        state = env.step(state, act)
         ret = ret + alive * state.reward
         success = success | (alive & (state.metrics["success"] > 0))
         steps = steps + alive.astype(jp.int32)
@@ -52,7 +51,7 @@ def evaluate_base(env, base: BasePolicy, episodes: int, seed: int = 0,
 
     @jax.jit
     def run(round_keys):
-        state = jax.vmap(env.reset)(round_keys)
+        state = env.reset(round_keys)
         init = (state, chunk_cache.init(b, base.horizon), jp.ones(b, bool), jp.zeros(b, jp.int32),
                 jp.zeros(b), jp.zeros(b, bool))
         (_, cache, _, steps, ret, success), trace = jax.lax.scan(one_step, init, None, length)
@@ -125,13 +124,14 @@ def first_reach(history: list[dict], window: int, target: float = TARGET) -> dic
             "target": target}
 
 
-def evaluate_policy(agent, ts, episodes: int, seed: int = EVAL_SEED) -> dict:
-    """Success of the base alone (zero residual) and base + the deterministic residual."""
+def evaluate_policy(agent, ts, episodes: int, seed: int = EVAL_SEED, batch: int | None = None) -> dict:
+    """Success of the base alone (zero residual) and base + the deterministic residual,
+    `batch` episodes side by side (default: all)."""
 
     def residual(obs, base_action):
         return agent.deterministic_residual(ts.params, ts.stats, obs, base_action)
 
-    return {name: summary(evaluate_base(agent.env, agent.base, episodes, seed, fn))
+    return {name: summary(evaluate_base(agent.env, agent.base, episodes, seed, fn, batch))
             for name, fn in (("base_alone", None), ("base_plus_residual", residual))}
 
 
@@ -222,13 +222,14 @@ def load_policy(kind: str, source: Path) -> tuple[dict, dict, tuple[int, ...]]:
     return config, {"actor": actor, "stats": stats}, tuple(ppo.hidden)
 
 
-def build(config: dict, num_envs: int, impl: str | None):
-    """(env, base) of a run's training config: its EnvConfig with `impl` (None: the run's) on
-    `num_envs` envs, and its base policy."""
+def build(config: dict, impl: str | None):
+    """(env, base) of a run's training config: its EnvConfig with `impl` (None: the run's), and
+    its base policy."""
     run, _, env_cfg = export.configs(config)
-    env = PaperReturn(dataclasses.replace(env_cfg, impl=impl or env_cfg.impl), num_envs=num_envs)
+    env = PaperReturn(dataclasses.replace(env_cfg, impl=impl or env_cfg.impl))
     bridge = {k: tuple(v) if isinstance(v, list) else v for k, v in config.get("bridge", {}).items()}
-    return env, make_base(run.base, env, run.base_horizon, run.base_refresh, config=BridgeConfig(**bridge))
+    config = check_bridge(run.base, BridgeConfig(**bridge))  # one-line error before compiling
+    return env, make_base(run.base, env, run.base_horizon, run.base_refresh, config=config)
 
 
 def report(result: dict, summ: dict, ctrl_dt: float) -> dict:
@@ -259,15 +260,16 @@ def main(argv=None) -> dict:
     try:
         config, net, hidden = load_policy(args.kind, args.source)
         default_envs = args.episodes if jax.default_backend() == "gpu" else CPU_EVAL_ENVS
-        env, base = build(config, min(args.num_envs or default_envs, args.episodes), args.impl)
+        batch = min(args.num_envs or default_envs, args.episodes)
+        env, base = build(config, args.impl)
     except (ValueError, TypeError, OSError) as e:  # ExportError is a ValueError
         raise SystemExit(f"python -m ppo.evaluate: error: {e}") from None
     residual = actor_residual(net["actor"], net["stats"], hidden, base.active)
     print(f"evaluating {args.source} ({args.kind}; base {base.name}, {args.episodes} episodes, "
-          f"seed {args.seed}, impl {env.impl}, {env.num_envs} envs side by side)", flush=True)
-    result = evaluate_base(env, base, args.episodes, args.seed, residual)
+          f"seed {args.seed}, impl {env.impl}, {batch} envs side by side)", flush=True)
+    result = evaluate_base(env, base, args.episodes, args.seed, residual, batch)
     out = {"source": str(args.source), "kind": args.kind, "base": base.name, "seed": args.seed,
-           "impl": env.impl, "num_envs": env.num_envs,
+           "impl": env.impl, "num_envs": batch,
            **report(result, summary(result), env.config.ctrl_dt)}
     out["wall_s"] = time.monotonic() - start
     print(format_report(out))

@@ -34,12 +34,12 @@ import jax
 import jax.numpy as jp
 import numpy as np
 
-from bridge.base import BASES, check_spec, make_base
+from bridge.base import BASES, check_bridge, check_spec, make_base
 from bridge.units import BridgeConfig
 from mjx_env.config import EnvConfig, validate as validate_env
 from mjx_env.paper_return import PaperReturn
 from mjx_env.wrappers import wrap_for_training
-from ppo import checkpoint
+from ppo import checkpoint, distributed, sharding
 from ppo.agent import CPU_DEFAULTS, Agent, PPOConfig, TrainState, validate as validate_ppo
 from ppo.checkpoint import latest_checkpoint
 from ppo.cli import OneLineParser
@@ -52,7 +52,7 @@ from ppo.summaries import EventLog
 GPU_ITERATIONS, CPU_ITERATIONS = 150, 100  # 9.8M env steps on a GPU; a few minutes on a CPU
 REFRESH_RULES = (None, "per_env", "sync")
 # RunConfig fields a resumed run may change: they do not change what is trained.
-RESUMABLE = ("iterations", "out", "checkpoint_every", "keep", "eval_episodes", "video")
+RESUMABLE = ("iterations", "out", "checkpoint_every", "keep", "eval_episodes", "video", "devices")
 
 
 class NonFiniteError(FloatingPointError):
@@ -85,10 +85,10 @@ def validate_run(run: RunConfig, env_overrides: dict | None = None) -> RunConfig
 
 def build(run: RunConfig, ppo: PPOConfig, env_overrides: dict | None = None,
           bridge: BridgeConfig = BridgeConfig(), copies: int = 1, schedule: int | None = None):
-    """The env, base and agent of a run; `copies` runs side by side (vmapped seeds) size MuJoCo
-    Warp's buffers for all of them; `schedule`: the learning-rate schedule's length in
-    iterations (default `run.iterations`)."""
-    env = PaperReturn(env_config(run, env_overrides), num_envs=ppo.num_envs * copies)
+    """The env, base and agent of a run; `copies`: runs vmapped side by side (seeds), for MuJoCo
+    Warp's shared buffers; `schedule`: the learning-rate schedule's length in iterations
+    (default `run.iterations`)."""
+    env = PaperReturn(env_config(run, env_overrides)).vmapped(copies)
     base = make_base(run.base, env, run.base_horizon, run.base_refresh, bridge)
     agent = Agent(env, wrap_for_training(env), base, ppo, schedule or run.iterations)
     return env, agent
@@ -160,12 +160,25 @@ def start(run: RunConfig, ppo: PPOConfig, resume: bool, env_overrides, bridge, l
         if saved else run.iterations
     config = {"run": dataclasses.asdict(run), "ppo": dataclasses.asdict(ppo),
               "env": dataclasses.asdict(env_config(run, env_overrides)),
-              "bridge": dataclasses.asdict(bridge), "schedule": {"lr_decay_iterations": schedule}}
+              "bridge": dataclasses.asdict(bridge), "schedule": {"lr_decay_iterations": schedule},
+              "distributed": {"processes": jax.process_count()}}
     config = json.loads(json.dumps(config, default=str))
     if saved:
         _check_same_config(saved, config, out / "config.json")  # before anything compiles
+        was = saved.get("distributed", {}).get("processes", 1)
+        if was != jax.process_count():
+            raise ValueError(f"--resume: {out} was trained by {was} process(es), this run has "
+                             f"{jax.process_count()}: resume with {was} (the checkpoint's envs are "
+                             "split over that many hosts)")
     env, agent = build(run, ppo, env_overrides, bridge, schedule=schedule)
-    ts = jax.jit(agent.init)(jax.random.PRNGKey(run.seed))
+    mesh = sharding.make_mesh(run.devices)
+    sharding.check_batch(ppo.num_envs, mesh.size)
+    agent.rollout_base = sharding.per_shard_base(agent.base, mesh)
+    key = np.asarray(jax.random.PRNGKey(run.seed))  # a host value: it fits any mesh
+    agent.shardings = sharding.state_sharding(jax.eval_shape(agent.init, key), mesh)
+    init = jax.jit(agent.init, out_shardings=agent.shardings).lower(key).compile()
+    distributed.barrier("init compiled")
+    ts = init(key)
     history: list[dict] = []
     if saved:
         ts, _ = checkpoint.restore_latest(out, ts, log)
@@ -174,7 +187,7 @@ def start(run: RunConfig, ppo: PPOConfig, resume: bool, env_overrides, bridge, l
                              f"--iterations > {int(ts.iteration)} to train further (the learning "
                              f"rate stays at its final value after the {schedule}-iteration schedule)")
         log_path = out / "metrics.jsonl"
-        if log_path.exists():  # drop rows logged after the checkpoint: they are redone
+        if log_path.exists() and distributed.is_main():  # drop rows logged after the checkpoint: they are redone
             history = [row for row in map(json.loads, log_path.read_text().splitlines())
                        if row["iteration"] <= int(ts.iteration)]
             log_path.write_text("".join(json.dumps(row) + "\n" for row in history))
@@ -186,17 +199,24 @@ def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool =
           ) -> tuple[Agent, TrainState, list[dict]]:
     """Train; returns the agent, final state and per-iteration metrics (also in
     `run.out`/metrics.jsonl). Checkpoints every `run.checkpoint_every` iterations and at the
-    end, each verified, the `run.keep` newest kept."""
-    log = print if progress else (lambda *_: None)
+    end, each verified, the `run.keep` newest kept. In a multi-process run every process
+    calls this; process 0 alone logs and writes files other than the checkpoints."""
+    main = distributed.is_main()
+    log = print if progress and main else (lambda *_: None)
     agent, ts, config, history = start(run, ppo, resume, env_overrides, bridge, log)
     out = Path(run.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(config, indent=1))
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(config, indent=1))
     tick = time.monotonic()
-    step = jax.jit(agent.iteration).lower(ts).compile()
-    log(f"compiled the training iteration in {time.monotonic() - tick:.1f} s")
-    bar = Progress(run.iterations, int(ts.iteration), enabled=progress)
-    events = EventLog(out, resume_step=int(ts.env_steps) + 1 if resume else None)
+    rep = sharding.replicated(agent.shardings.rng.mesh)
+    step = jax.jit(agent.iteration, in_shardings=(agent.shardings,),
+                   out_shardings=(agent.shardings, rep)).lower(ts).compile()
+    log(f"compiled the training iteration in {time.monotonic() - tick:.1f} s "
+        f"({agent.shardings.rng.mesh.size} device(s), {jax.process_count()} process(es))")
+    distributed.barrier("iteration compiled")
+    bar = Progress(run.iterations, int(ts.iteration), enabled=progress and main)
+    events = EventLog(out, resume_step=int(ts.env_steps) + 1 if resume else None) if main else None
     wall = history[-1].get("wall_s", 0.0) if history else 0.0  # training seconds, resumes included
     try:
         while int(ts.iteration) < run.iterations:
@@ -210,16 +230,19 @@ def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool =
             row.update(iteration=int(ts.iteration), env_steps=int(ts.env_steps), wall_s=wall,
                        env_steps_per_s=ppo.num_envs * ppo.unroll_length / max(seconds, 1e-9))
             history = (history + [row])[-10_000:]
-            with (out / "metrics.jsonl").open("a") as f:
-                f.write(json.dumps(row) + "\n")
-            events.scalars(row)
-            bar.update(row)
+            if main:
+                with (out / "metrics.jsonl").open("a") as f:
+                    f.write(json.dumps(row) + "\n")
+                events.scalars(row)
+                bar.update(row)
             if int(ts.iteration) % run.checkpoint_every == 0 or int(ts.iteration) == run.iterations:
                 checkpoint.save(out, ts, config)
-                checkpoint.prune(out, run.keep)
+                if main:
+                    checkpoint.prune(out, run.keep)
     finally:
         bar.close()
-        events.close()
+        if events:
+            events.close()
     return agent, ts, history
 
 
@@ -254,8 +277,31 @@ def _add_fields(p: argparse.ArgumentParser, cls, skip: tuple[str, ...]) -> None:
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=value,
                            help=f"(default {value})")
             continue
-        kind = type(value) if value is not None else (int if field.name.endswith("horizon") else str)
+        kind = type(value) if value is not None else (int if "int" in str(field.type) else str)
         p.add_argument(flag, type=kind, default=value, help=f"(default {value})")
+
+
+def _add_cluster_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("several processes (hosts): every process runs the same command "
+                             "(README \"Scaling out\"); else JAX_COORDINATOR_ADDRESS, "
+                             "JAX_NUM_PROCESSES, JAX_PROCESS_ID, or a SLURM job step")
+    g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="process 0's address for jax.distributed")
+    g.add_argument("--num-processes", type=int, default=None)
+    g.add_argument("--process-id", type=int, default=None)
+
+
+def cluster(argv=None) -> distributed.Cluster | None:
+    """The multi-process cluster of this command line (`ppo.distributed.resolve`), read before
+    the backend starts; a bad description exits 2 with one line."""
+    p = OneLineParser(prog="python -m ppo.train", add_help=False)
+    _add_cluster_flags(p)
+    args, _ = p.parse_known_args(argv)
+    try:
+        return distributed.resolve(distributed.Cluster(args.coordinator, args.num_processes,
+                                                       args.process_id))
+    except ValueError as e:
+        p.error(str(e))
 
 
 def parse(argv=None) -> tuple[RunConfig, PPOConfig, BridgeConfig, argparse.Namespace]:
@@ -276,6 +322,7 @@ def parse(argv=None) -> tuple[RunConfig, PPOConfig, BridgeConfig, argparse.Names
     _add_fields(p, PPOConfig, ("num_envs", "num_minibatches", "hidden"))
     _add_fields(p.add_argument_group("torch / gr00t bases"), BridgeConfig, ())
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    _add_cluster_flags(p)
     args = p.parse_args(argv)
     try:
         run = RunConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)})
@@ -285,18 +332,17 @@ def parse(argv=None) -> tuple[RunConfig, PPOConfig, BridgeConfig, argparse.Names
                                  for f in dataclasses.fields(BridgeConfig)})
         validate_ppo(ppo)
         validate_run(run)
-        bridge.key_layout(), bridge.joint_units()
-        if bridge.render_size < 8 or bridge.denoising_steps < 1:
-            raise ValueError(f"render_size must be >= 8 px and denoising_steps >= 1, got "
-                             f"{bridge.render_size}, {bridge.denoising_steps}")
+        check_bridge(run.base, bridge)
+        sharding.check_batch(ppo.num_envs, sharding.make_mesh(run.devices).size)
     except ValueError as e:  # one line, exit 2, before any directory or compilation
         p.error(str(e))
     return run, ppo, bridge, args
 
 
 def main(argv=None):
+    distributed.initialize(cluster(argv))  # before anything touches a device (parse does)
     run, ppo, bridge, args = parse(argv)
-    if jax.default_backend() != "gpu":
+    if jax.default_backend() != "gpu" and distributed.is_main():
         print(f"no GPU: a short CPU run ({ppo.num_envs} envs x {run.iterations} iterations); the "
               "return rises, but reaching the task needs a GPU (4096 envs, ~3 minutes)")
     try:
@@ -309,13 +355,16 @@ def main(argv=None):
         last = latest_checkpoint(Path(run.out))
         raise SystemExit(f"python -m ppo.train: interrupted; the last checkpoint is "
                          f"{last or 'none'}: continue with --resume --out {run.out}") from None
-    report(agent, ts, history, run, ppo)
+    if distributed.is_main():
+        report(agent, ts, history, run, ppo)
 
 
 def report(agent: Agent, ts: TrainState, history: list[dict], run: RunConfig, ppo: PPOConfig) -> dict:
     """After training: the learning curve, the fixed-seed evaluation (eval.json, TensorBoard,
     printed) and the first >= 80% crossing of the training curve."""
     out = Path(run.out)
+    # host copies: the evaluation runs on one device of this process, not on the training mesh
+    ts = ts.replace(params=jax.device_get(ts.params), stats=jax.device_get(ts.stats))
     events = EventLog(out)
     if history:
         plot(history, out / "learning_curve.png")

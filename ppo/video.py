@@ -136,7 +136,7 @@ def _stepper(env: PaperReturn, base: BasePolicy, residual: Callable | None,
 
     @jax.jit
     def reset(keys):
-        state = jax.vmap(env.reset)(keys)
+        state = env.reset(keys)
         return state, chunk_cache.init(keys.shape[0], base.horizon), frames_of(state), metrics_of(state)
 
     @jax.jit
@@ -145,7 +145,7 @@ def _stepper(env: PaperReturn, base: BasePolicy, residual: Callable | None,
         state = set_base(state, base_action, base.active)
         b = state.obs.shape[0]
         act = jp.zeros((b, 6)) if residual is None else residual(state.obs, base_action)
-        state = jax.vmap(env.step)(state, act)
+        state = env.step(state, act)
         return state, cache, frames_of(state), metrics_of(state)
 
     return reset, step
@@ -202,9 +202,7 @@ def record(env: PaperReturn, base: BasePolicy, residual: Callable | None, episod
     """Write an MP4 of `episodes` fixed-seed episodes to `path` (see the module docstring).
 
     `residual(obs (B, 25), base_action (B, 6) rad) -> (B, 6)` in [-1, 1], None = zeros; `size`
-    px, a multiple of 16. Built-in bases (zero, scripted) are rolled out on a batch of
-    `episodes` envs; model bases, whose renderer is built for `env.num_envs`, on rounds of
-    `env.num_envs`. Returns {path, episodes, frames, steps, success, implausible, fps,
+    px, a multiple of 16. The episodes run side by side in one batch. Returns {path, episodes, frames, steps, success, implausible, fps,
     frame_size (H, W) px, seconds}."""
     if size < 16 or size % 16:
         raise ValueError(f"video size must be a positive multiple of 16 px, got {size}")
@@ -228,22 +226,9 @@ def record(env: PaperReturn, base: BasePolicy, residual: Callable | None, episod
 
 
 def _rollouts(env, base, residual, keys, size):
-    """(per-episode annotated frame lists, per-episode last StepInfo) of the episodes of `keys`."""
+    """(per-episode annotated frame lists, per-episode last StepInfo) of the episodes of `keys`,
+    side by side in one batch."""
     episodes = keys.shape[0]
-    if base.model is None and episodes < env.num_envs:  # a built-in base fits any batch
-        env = PaperReturn(env.config, num_envs=episodes)
-    b = env.num_envs
-    renderers, steppers = {}, {}  # per render batch; renderers alive while the rounds run
-    clips, ends = [], []
-    for offset in range(0, episodes, b):
-        round_keys = keys[offset:offset + b]
-        shown = round_keys.shape[0]
-        round_keys = jp.concatenate([round_keys, jp.repeat(round_keys[-1:], b - shown, axis=0)])
-        if shown not in steppers:  # a last, shorter round gets a render batch of its own size
-            render_env = PaperReturn(dataclasses.replace(env.config, impl="jax"), num_envs=shown)
-            renderers[shown] = Renderer(render_env, (CAMERA,), size)
-            steppers[shown] = _stepper(env, base, residual, renderers[shown], shown)
-        out, last = _round(env, steppers[shown], round_keys, shown, offset, episodes)
-        clips += out
-        ends += last
-    return clips, ends
+    renderer = Renderer(PaperReturn(dataclasses.replace(env.config, impl="jax")), (CAMERA,), size)
+    stepper = _stepper(env, base, residual, renderer, episodes)
+    return _round(env, stepper, keys, episodes, 0, episodes)

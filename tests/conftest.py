@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import mjx_env  # noqa: F401  (sets the XLA CPU flag before JAX starts)
 
+import functools
 from dataclasses import dataclass
 
 import jax
@@ -17,15 +18,20 @@ NUM_ENVS = 4
 
 @dataclass
 class Batch:
-    """Jitted, vmapped entry points of one env instance (compiled on first use)."""
+    """Jitted batched entry points of one env instance (compiled on first use); `num_envs`:
+    the batch the helpers make (the env takes its batch from the arrays)."""
 
     env: PaperReturn
     num_envs: int
 
     def __post_init__(self):
-        self.reset = jax.jit(jax.vmap(self.env.reset))
-        self.step = jax.jit(jax.vmap(self.env.step))
-        self.reset_to = jax.jit(jax.vmap(self.env.reset_to))
+        self.reset = jax.jit(self.env.reset)
+        self.step = jax.jit(self.env.step)
+
+        def reset_to(keys, dr, paper, arm):
+            one = functools.partial(self.env.reset_to, batch=keys.shape[0])
+            return jax.vmap(one)(keys, dr, paper, arm)
+        self.reset_to = jax.jit(reset_to)
 
     def keys(self, seed: int = 0):
         return jax.random.split(jax.random.PRNGKey(seed), self.num_envs)
@@ -49,12 +55,12 @@ class Batch:
 
 @pytest.fixture(scope="session")
 def jax_batch() -> Batch:
-    return Batch(make(num_envs=NUM_ENVS, impl="jax"), NUM_ENVS)
+    return Batch(make(impl="jax"), NUM_ENVS)
 
 
 @pytest.fixture(scope="session")
 def warp_batch() -> Batch:
-    return Batch(make(num_envs=NUM_ENVS, impl="warp"), NUM_ENVS)
+    return Batch(make(impl="warp"), NUM_ENVS)
 
 
 def paper_at(x: float, y: float, yaw: float = 0.0) -> jax.Array:

@@ -14,12 +14,12 @@ from bridge.units import BridgeConfig
 from mjx_env.paper_return import make, set_base
 from mjx_env.wrappers import wrap_for_training
 
-H, L, T = 4, 10, 25  # chunk horizon, episode length (time-out resets), rollout steps
+H, L, T, N = 4, 10, 25, 3  # chunk horizon, episode length (time-out resets), rollout steps, envs
 
 
 @pytest.fixture(scope="module")
 def env():
-    return make(num_envs=3, impl="jax", episode_length=L)
+    return make(impl="jax", episode_length=L)
 
 
 def ramp_base(refresh):
@@ -34,14 +34,14 @@ def rollout(env, base):
     def step(carry, _):
         state, cache = carry
         cache, action = chunk_cache.next_action(cache, base, state)
-        nxt = wrapped.step(set_base(state, action, base.active), jp.zeros((env.num_envs, 6)))
+        nxt = wrapped.step(set_base(state, action, base.active), jp.zeros((N, 6)))
         cache = chunk_cache.after_step(cache, nxt.done, base.refresh)
         return (nxt, cache), (action, nxt.done, state.info["last_target"], state.obs[:, :6])
 
     @jax.jit
     def run(key):
-        state = wrapped.reset(jax.random.split(key, env.num_envs))
-        (_, cache), trace = jax.lax.scan(step, (state, chunk_cache.init(env.num_envs, H)), None, T)
+        state = wrapped.reset(jax.random.split(key, N))
+        (_, cache), trace = jax.lax.scan(step, (state, chunk_cache.init(N, H)), None, T)
         return cache.calls, trace
 
     calls, trace = run(jax.random.PRNGKey(0))

@@ -13,7 +13,7 @@ SEED = 0
 # the 128- and 1024-episode figures are in README "Scripted expert" (python benchmarks/expert.py).
 @pytest.mark.parametrize("impl, episodes", [("jax", 64), ("warp", 48)])
 def test_expert_succeeds_plausibly_in_randomised_episodes(impl, episodes):
-    env = make(num_envs=episodes, impl=impl)
+    env = make(impl=impl)
     assert env.config.randomization.enabled
     result = evaluate(env, ScriptedExpert(env), episodes, seed=SEED)
     success, plausible = rate_with_ci(result["success"]), rate_with_ci(result["plausible_success"])
@@ -32,7 +32,7 @@ def test_expert_succeeds_plausibly_in_randomised_episodes(impl, episodes):
 
 
 def test_hold_pose_alone_never_succeeds():
-    env = make(num_envs=16, impl="jax", episode_length=60)
+    env = make(impl="jax", episode_length=60)
     result = evaluate(env, None, 16, seed=SEED)
     assert not result["success"].any()
     assert (result["final_goal_distance"] > 0.05).all()  # the sheet stays where it was put

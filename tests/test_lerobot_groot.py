@@ -142,13 +142,13 @@ def test_two_env_rollout_one_model_call_per_16_steps(env, tiny_dir):
     assert base.horizon == 16 and base.refresh == "sync" and base.model.calls == 0
     assert not base.model.model.verify  # the fast path checked itself on the probe batch
     n = 2
-    state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), n))
+    state = jax.jit(env.reset)(jax.random.split(jax.random.PRNGKey(0), n))
 
     @jax.jit
     def step(carry, _):
         s, cache = carry
         cache, action = chunk_cache.next_action(cache, base, s)
-        s = jax.vmap(env.step)(set_base(s, action), jp.zeros((n, 6)))
+        s = env.step(set_base(s, action), jp.zeros((n, 6)))
         return (s, chunk_cache.after_step(cache, s.done, base.refresh)), action
 
     carry = (state, chunk_cache.init(n, base.horizon))

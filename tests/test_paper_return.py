@@ -1,4 +1,6 @@
 """The env's contract: batching, control law, randomisation, bad input, backends, wrappers."""
+import functools
+
 import jax
 import jax.numpy as jp
 import numpy as np
@@ -37,10 +39,21 @@ def test_bad_config_is_refused(bad, match):
         PaperReturn(EnvConfig(**bad))
 
 
-@pytest.mark.parametrize("num_envs", [-4, 0, 2.5, True])
-def test_bad_env_count_is_refused(num_envs):
-    with pytest.raises(ValueError, match="num_envs"):
-        make(num_envs=num_envs, impl="jax")
+@pytest.mark.parametrize("impl", ["jax", "warp"])
+def test_the_batch_size_comes_from_the_keys(impl):
+    """One env object resets and steps batches of 1 and 3 (and one unbatched env); MuJoCo
+    Warp's shared contact buffer is sized for the batch it is given."""
+    env = make(impl=impl)
+    for n in (1, 3):
+        state = env.reset(jax.random.split(jax.random.PRNGKey(0), n))
+        assert state.obs.shape == (n, 25)
+        if impl == "warp":
+            assert state.data._impl.naconmax == env.config.naconmax_per_env * n
+        state = env.step(state, jp.zeros((n, 6)))
+        assert state.obs.shape == (n, 25) and np.isfinite(np.asarray(state.obs)).all()
+    one = env.reset(jax.random.PRNGKey(0))
+    assert one.obs.shape == (25,)
+    assert env.vmapped(2).reset(jax.random.split(jax.random.PRNGKey(0), 3)).obs.shape == (3, 25)
 
 
 def test_solver_budget_defaults_to_the_scene_and_can_be_set():
@@ -53,7 +66,7 @@ def test_solver_budget_defaults_to_the_scene_and_can_be_set():
 
 def test_unknown_config_field_is_refused():
     with pytest.raises(TypeError):
-        make(num_envs=1, imlp="jax")
+        make(imlp="jax")
 
 
 def test_wrong_action_shape_is_refused(jax_batch):
@@ -86,7 +99,7 @@ def test_batched_shapes_and_types(jax_batch):
 
 
 def test_reset_places_paper_outside_square_within_reach(jax_batch):
-    state = jax.jit(jax.vmap(jax_batch.env.reset))(jax.random.split(jax.random.PRNGKey(7), 64))
+    state = jax.jit(jax_batch.env.reset)(jax.random.split(jax.random.PRNGKey(7), 64))
     dist = np.array(state.metrics["goal_distance"])
     cfg = jax_batch.env.config
     assert dist.min() >= cfg.paper_distance[0] - 1e-6 and dist.max() <= cfg.paper_distance[1] + 1e-6
@@ -151,12 +164,12 @@ def test_plausibility_metrics_every_step(jax_batch):
 
 def test_terminate_implausible_ends_the_episode_with_a_penalty(jax_batch):
     from test_contact import _below_table_targets
-    env = make(num_envs=4, impl="jax", terminate_implausible=True, reward_implausible=2.0)
+    env = make(impl="jax", terminate_implausible=True, reward_implausible=2.0)
     in_table = jp.asarray(_below_table_targets(env, z=0.008 - 0.006))
     n = 4
     dr = jax.vmap(lambda _: randomize.nominal(env.mj_model.nlight))(jp.arange(n))
-    state = jax.vmap(env.reset_to)(jax_batch.keys(), dr, jp.tile(paper_at(0.45, 0.45), (n, 1)), in_table)
-    state = jax.jit(jax.vmap(env.step))(state, jp.zeros((n, 6)))
+    state = jax.vmap(functools.partial(env.reset_to, batch=n))(jax_batch.keys(), dr, jp.tile(paper_at(0.45, 0.45), (n, 1)), in_table)
+    state = jax.jit(env.step)(state, jp.zeros((n, 6)))
     assert (np.asarray(state.done) == 1).all()
     np.testing.assert_allclose(np.asarray(state.metrics["reward/implausible"]), -2.0)
 
@@ -208,7 +221,7 @@ def test_jax_and_warp_agree_on_a_fixed_action_sequence(jax_batch, warp_batch):
 
 @pytest.mark.parametrize("impl", ["jax", "warp"])  # warp: shared, non-per-env buffers in state
 def test_training_wrapper_truncates_and_resets(impl):
-    env = make(num_envs=2, impl=impl, episode_length=3)
+    env = make(impl=impl, episode_length=3)
     wrapped = wrap_for_training(env)
     reset, step = jax.jit(wrapped.reset), jax.jit(wrapped.step)
     state = reset(jax.random.split(jax.random.PRNGKey(0), 2))

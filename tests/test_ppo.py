@@ -9,12 +9,12 @@ from ppo.train import make_train
 from tiny import TINY, tiny_run
 
 def test_residual_is_exactly_zero_at_alpha_zero():
-    env = make(num_envs=2, impl="jax", alpha=0.0)
-    state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), 2))
+    env = make(impl="jax", alpha=0.0)
+    state = jax.jit(env.reset)(jax.random.split(jax.random.PRNGKey(0), 2))
     # a base within one control step of the servo's speed cap (0.157 rad) of the reset setpoint
     base = state.info["last_target"] + jp.array([0.1, -0.1, 0.12, -0.05, 0.08, 0.1])
     action = jax.random.uniform(jax.random.PRNGKey(1), (2, 6), minval=-1, maxval=1)
-    nxt = jax.jit(jax.vmap(env.step))(set_base(state, base), action)
+    nxt = jax.jit(env.step)(set_base(state, base), action)
     np.testing.assert_array_equal(np.array(nxt.info["last_target"]), np.array(base))
 
 

@@ -82,7 +82,7 @@ def test_one_renderer_serves_two_batch_sizes():
 
     base = model_base("echo", env, model, BridgeConfig(units="sim", render_size=16), renderer=renderer)
     keys = jax.random.split(jax.random.PRNGKey(0), 3)
-    reset = jax.jit(jax.vmap(env.reset))
+    reset = jax.jit(env.reset)
     chunk = jax.jit(base.chunk)
     small, large = reset(keys[:1]), reset(keys)
     a, b = chunk(small), chunk(large)

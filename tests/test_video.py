@@ -16,7 +16,7 @@ LENGTH, SEED = 4, 3
 
 @pytest.fixture(scope="module")
 def env():
-    return make(num_envs=2, impl="jax", episode_length=LENGTH)
+    return make(impl="jax", episode_length=LENGTH)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_first_frames_are_the_reset_states_top_camera(recorded, env):
     split), within H.264's error; the two episodes differ by far more than that."""
     _, frames, _, _ = recorded
     renderer = Renderer(env, ("top",), video.SIZE)
-    state = jax.jit(jax.vmap(env.reset))(video.episode_keys(SEED, 2))
+    state = jax.jit(env.reset)(video.episode_keys(SEED, 2))
     direct = np.asarray(jax.jit(renderer)(state)["top"]).astype(float)
     got = frames[[0, LENGTH + 1], :video.SIZE].astype(float)
     errors = np.abs(got - direct).mean(axis=(1, 2, 3))
