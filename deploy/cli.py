@@ -45,6 +45,8 @@ def parser() -> OneLineParser:
     p.add_argument("--max-pose-misses", type=int, default=10,
                    help="stop after this many failed sheet-pose estimates in a row (default 10)")
     p.add_argument("--json", help="write the run's report (JSON) here")
+    p.add_argument("--dry-run", action="store_true", help="read the joints and the top camera once, "
+                   "print them in both units with the sheet pose, send nothing (set-up check)")
     real = p.add_argument_group("--robot so101 (LeRobot so101_follower)")
     real.add_argument("--port", help="serial port, e.g. /dev/ttyACM0")
     real.add_argument("--robot-id", help="LeRobot id: names the calibration file <id>.json")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import mjx_env  # noqa: F401  (XLA CPU flag before JAX starts)
 
+import numpy as np
+
 from deploy.config import LoopConfig, SafetyConfig
 from deploy.lerobot_robot import DeployError, SO101Spec, make_so101
 from deploy.session import Parts, Session, sim_episode
@@ -53,15 +55,49 @@ def run_sim(args, session: Session, config: LoopConfig) -> list[dict]:
     return rows
 
 
+def real_robot(args):
+    """LeRobot's so101_follower for the CLI's --port, --robot-id, --calibration-dir, --camera."""
+    return make_so101(SO101Spec(args.port, args.robot_id, args.calibration_dir, tuple(args.camera)))
+
+
 def run_real(args, session: Session, config: LoopConfig) -> list[dict]:
     """One run on the LeRobot so101_follower."""
     from deploy.loop import run
 
-    spec = SO101Spec(args.port, args.robot_id, args.calibration_dir, tuple(args.camera))
-    robot = make_so101(spec)
+    robot = real_robot(args)
     robot.connect()
     report = run(robot, session.controller(config), config)
     return [{"stop": report.stop, "safety_stop": report.safety_stop, **report.timing()}]
+
+
+def dry_run(args, session: Session, config: LoopConfig) -> list[dict]:
+    """Connect, read one observation, print the joints (robot units and sim rad) and the sheet
+    pose from the top camera, send nothing, disconnect: checks calibration, offsets, camera."""
+    from deploy.loop import estimate_pose
+    from deploy.robot import frame_of, joints_of
+
+    if args.robot == "sim":
+        from deploy.sim_robot import SimRobot
+        robot = SimRobot(session.env, args.seed, units=session.units, size=args.render_size)
+    else:
+        robot = real_robot(args)
+    robot.connect()
+    try:
+        obs = robot.get_observation()
+    finally:
+        robot.disconnect()
+    q_robot = joints_of(obs)
+    q = np.asarray(session.units.to_sim(q_robot))
+    frame = frame_of(obs, config.camera)
+    pose, reason = estimate_pose(frame) if frame is not None else (None, f"camera {config.camera!r} lost")
+    print("joints, robot units: " + " ".join(f"{v:.1f}" for v in q_robot))
+    print("joints, sim rad:     " + " ".join(f"{v:.3f}" for v in q) + "  (sim home 0 0.3 -0.6 0 0 0)")
+    print(f"top camera: {'none' if frame is None else 'x'.join(map(str, frame.shape[1::-1])) + ' px'}; "
+          + (f"sheet at x {pose.x:.3f} m, y {pose.y:.3f} m, yaw {np.degrees(pose.yaw):.1f} deg"
+             if pose else f"no sheet pose: {reason}"))
+    return [{"stop": "dry run", "safety_stop": pose is None, "joints_robot": q_robot.tolist(),
+             "joints_sim": q.tolist(), "pose": None if pose is None else [pose.x, pose.y, pose.yaw],
+             "pose_reason": reason}]
 
 
 def run_cli(args) -> int:
@@ -78,7 +114,8 @@ def run_cli(args) -> int:
     simulated = args.robot == "sim"
     config = loop_config(args, simulated)
     try:
-        rows = (run_sim if simulated else run_real)(args, session, config)
+        action = dry_run if args.dry_run else run_sim if simulated else run_real
+        rows = action(args, session, config)
     finally:
         session.close()
     if args.json:

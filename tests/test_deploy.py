@@ -386,3 +386,13 @@ def test_cli_runs_the_simulated_robot_and_writes_its_report(export_dir, tmp_path
     assert rc == 0 and report["episodes"][0]["stop"] == "ran 5 steps"
     assert report["episodes"][0]["steps"] == 5
     assert "seed 1: success 0 (plausible 0) in 5 steps; ran 5 steps" in capsys.readouterr().out
+
+
+def test_cli_dry_run_reads_once_and_sends_nothing(tmp_path, capsys):
+    out = tmp_path / "dry.json"
+    rc = cli.main(["--robot", "sim", "--dry-run", "--seed", "1", "--json", str(out)])
+    row = json.loads(out.read_text())["episodes"][0]
+    printed = capsys.readouterr().out
+    assert rc == 0 and row["stop"] == "dry run" and row["pose"] is not None
+    np.testing.assert_allclose(row["joints_sim"], HOME, atol=0.05)  # reset: home +- 0.05 rad
+    assert "joints, sim rad:" in printed and "top camera: 224x224 px; sheet at x" in printed
