@@ -13,6 +13,6 @@ Data path, one step (every 1/30 s):
       -> robot.send_action(...)        LeRobot degrees
 
 Modules: config (frozen configs), robot (the LeRobot-shaped interface), lerobot_robot (the
-so101_follower adapter, lazy), sim_robot + sim_camera (the simulated robot), observe, bases,
-safety, loop, cli. Never imports the trainer (ppo.train, ppo.agent).
+so101_follower adapter, lazy), sim_robot (the simulated robot), observe, bases,
+safety, loop, session (parts built once), cli + run (the command). Never imports the trainer (ppo.train, ppo.agent).
 """

@@ -6,6 +6,7 @@
   torch:<module>:<weights>     a torch chunk policy, a local GR00T (gr00t:<model_path>) or a
   gr00t:<model_path>           GR00T inference server (gr00t-server:<host>:<port>), through the
   gr00t-server:<host>:<port>   bridge's loaders, key layouts and units (bridge.torch_base); the
+  lerobot-groot:<dir>          (LeRobot's GR00T N1.5 model code on a local directory) too;
                                next chunk is requested `lead` steps before the current one runs
                                out, in a background thread, so inference latency is hidden
 
@@ -22,6 +23,8 @@ import jax.numpy as jp
 import numpy as np
 
 from deploy.observe import Sensed
+
+MODEL_KINDS = ("torch", "gr00t", "gr00t-server", "lerobot-groot")
 
 
 class _Data(NamedTuple):
@@ -128,7 +131,8 @@ class ChunkBase:
 
 
 def model_request(spec: str, config, size: int) -> tuple[Callable[[Sensed], np.ndarray], int]:
-    """(request, horizon) for a model base `torch:...`, `gr00t:...` or `gr00t-server:...`
+    """(request, horizon) for a model base `torch:...`, `gr00t:...`, `gr00t-server:...` or
+    `lerobot-groot:...`
     through `bridge.torch_base` (torch is imported here only): the robot's frames are resized to
     `size` px (as the model saw them in training), the state goes in the model's units."""
     import cv2
@@ -158,11 +162,11 @@ def make_base(spec: str, env, config=None, lead: int | None = None):
         return HoldBase()
     if spec == "scripted":
         return ScriptedBase(env)
-    if kind in ("torch", "gr00t", "gr00t-server"):
+    if kind in MODEL_KINDS:
         from bridge.units import BridgeConfig
 
         config = config or BridgeConfig()
         request, horizon = model_request(spec, config, config.render_size)
         return ChunkBase(spec, request, horizon, lead)
     raise ValueError(f"unknown base {spec!r}: expected zero, scripted, torch:<module>:<weights>, "
-                     "gr00t:<model_path> or gr00t-server:<host>:<port>")
+                     "gr00t:<model_path>, gr00t-server:<host>:<port> or lerobot-groot:<dir>")

@@ -18,7 +18,7 @@ from pathlib import Path
 from deploy.lerobot_robot import DeployError, import_lerobot, parse_camera
 
 ROBOTS = ("sim", "so101")
-BASE_KINDS = ("zero", "scripted", "torch", "gr00t", "gr00t-server")
+BASE_KINDS = ("zero", "scripted", "torch", "gr00t", "gr00t-server", "lerobot-groot")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -33,7 +33,7 @@ def parser() -> OneLineParser:
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--robot", choices=ROBOTS, default="sim", help="so101 (LeRobot) or sim (default)")
     p.add_argument("--base", default="scripted", help="zero | scripted | torch:<module>:<weights> | "
-                   "gr00t:<model_path> | gr00t-server:<host>:<port> (default scripted)")
+                   "gr00t:<model_path> | gr00t-server:<host>:<port> | lerobot-groot:<dir> (default scripted)")
     p.add_argument("--residual", help="export directory (python -m ppo.export); none: the base alone")
     p.add_argument("--any-base", action="store_true",
                    help="allow a residual trained on another base than --base")
@@ -62,7 +62,7 @@ def parser() -> OneLineParser:
                      help="sheet pose from the camera (default) or the simulator's truth")
     sim.add_argument("--render-size", type=int, default=224, help="camera frame side, px (default 224)")
     sim.add_argument("--realtime", action="store_true", help="pace the simulated robot at --hz")
-    model = p.add_argument_group("model bases (torch, gr00t, gr00t-server)")
+    model = p.add_argument_group("model bases (torch, gr00t, gr00t-server, lerobot-groot)")
     model.add_argument("--layout", default="paper_return", help="GR00T key layout (bridge.units.LAYOUTS)")
     model.add_argument("--units", default="paper_return", help="the model's joint units (bridge.units.UNITS)")
     model.add_argument("--lead", type=int, help="request the next chunk this many steps early (default: half)")
@@ -75,9 +75,9 @@ def check_base(spec: str) -> None:
     if kind not in BASE_KINDS or (kind in ("zero", "scripted") and rest) or (
             kind not in ("zero", "scripted") and not rest):
         raise ValueError(f"--base {spec!r}: expected zero, scripted, torch:<module>:<weights>, "
-                         "gr00t:<model_path> or gr00t-server:<host>:<port>")
-    if kind == "gr00t" and not Path(rest).is_dir():
-        raise ValueError(f"--base {spec}: GR00T checkpoint directory {rest} not found")
+                         "gr00t:<model_path>, gr00t-server:<host>:<port> or lerobot-groot:<dir>")
+    if kind in ("gr00t", "lerobot-groot") and not Path(rest).is_dir():
+        raise ValueError(f"--base {spec}: model directory {rest} not found")
     if kind == "gr00t-server":
         host, _, port = rest.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:

@@ -1,6 +1,7 @@
 """The simulated SO-101 with the real robot's interface (deploy.robot): one MJX env of the
 project (`mjx_env.paper_return`, its physics, servo speed limit and domain randomisation),
-LeRobot units in and out, top-camera frames from the project's renderer (deploy.sim_camera).
+LeRobot units in and out, top-camera frames from the project's renderer (bridge.render, MJX
+on MuJoCo Warp, the env's camera/light randomisation applied) on a batch of one.
 
     robot = SimRobot(seed=3); robot.connect()
     obs = robot.get_observation()          # {"shoulder_pan.pos": deg, ..., "top": (224, 224, 3)}
@@ -40,7 +41,8 @@ class SimRobot:
         self.cameras, self.size, self.render = tuple(cameras), size, render
         self._reset = jax.jit(env.reset)
         self._step = jax.jit(self._control_step)
-        self._camera = None
+        self._camera = None  # jitted: one env's state -> [(size, size, 3) uint8 per camera]
+        self._renderer = None  # bridge.render.Renderer: owns the render buffers, keep it alive
         self.state = None
         self.is_connected = False
 
@@ -58,10 +60,8 @@ class SimRobot:
         q = np.asarray(self.state.obs[task.OBS_SLICES["qpos"]], np.float64)
         obs = action_of(self.units.to_robot(q))
         if self.render:
-            if self._camera is None:
-                from deploy.sim_camera import SimCamera
-                self._camera = SimCamera(self.env, self.cameras, self.size)
-            obs.update(self._camera(self.state))
+            frames = self._frames(self.state)
+            obs.update({c: np.asarray(f) for c, f in zip(self.cameras, frames)})
         return obs
 
     def send_action(self, action: dict) -> dict:
@@ -75,6 +75,16 @@ class SimRobot:
             if bool(self.state.done > 0):
                 self._final = self.result()
         return action_of(self.units.to_robot(target))
+
+    def _frames(self, state) -> list:
+        """[(size, size, 3) uint8 per camera] of one env's state (compiled on first use)."""
+        if self._camera is None:
+            from bridge.render import Renderer
+
+            self._renderer = Renderer(self.env, self.cameras, self.size)
+            one = lambda s: self._renderer(jax.tree.map(lambda x: x[None], s))  # noqa: E731
+            self._camera = jax.jit(lambda s: [one(s)[c][0] for c in self.cameras])
+        return self._camera(state)
 
     def disconnect(self) -> None:
         self.is_connected = False

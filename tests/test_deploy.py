@@ -344,6 +344,7 @@ def test_camera_specs_parse():
     (["--base", "nope"], "--base 'nope': expected zero, scripted"),
     (["--base", "scripted:0.1"], "--base 'scripted:0.1'"),
     (["--base", "gr00t-server:host"], "needs gr00t-server:<host>:<port>"),
+    (["--base", "lerobot-groot:/no/such/dir"], "model directory /no/such/dir not found"),
     (["--residual", "/no/such/export"], "no manifest.json there"),
     (["--robot", "so101", "--port", "/dev/ttyACM0"], "--robot so101 needs --robot-id"),
     (["--robot", "so101", "--port", "p", "--robot-id", "a"], "needs the top camera"),
