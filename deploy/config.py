@@ -10,8 +10,9 @@ class SafetyConfig:
     """When the loop holds the pose and stops (deploy.safety).
 
     max_step_deg: a joint target further than this from the measured joint (deg of sim angle,
-        every joint, the gripper's sim angle too) is refused. The scripted expert's largest gap
-        in the simulated-robot loop is ~20 deg (benchmarks/results/deploy_sim_cpu.json).
+        every joint, the gripper's sim angle too) is refused. The loop's sent targets (rate-
+        limited to the servo model's 9 deg per step) were at most 21.7 deg from the measured
+        joints over 128 simulated episodes (benchmarks/results/deploy_sim_cpu.json).
     max_missed: this many consecutive steps over the period (1/hz) stop the loop.
     max_pose_misses: this many consecutive failed pose estimates stop the loop (in between the
         last good estimate is used); a failure before the first good estimate stops at once.
