@@ -3,7 +3,8 @@
 `Renderer(env)(env_state) -> {camera: (B, H, W, 3) uint8}` renders every env of the batch in one
 call and is jittable. The batch size B comes from the state it is traced with (never from the
 env): one render context per batch size, created on first use and kept (so 64 evaluation
-episodes of a 4096-env run render 64 frames, and a per-device shard renders its local batch). It (the trainer calls it only when base chunks are refreshed). The env may run on
+episodes of a 4096-env run render 64 frames, and a per-device shard renders its local batch).
+The trainer calls it only when base chunks are refreshed. The env may run on
 either MJX impl: for `impl="jax"` the renderer rebuilds Warp data from the env's qpos (one
 `mjx.forward` on its own Warp model); for `impl="warp"` it renders the env's data directly.
 Per-env camera/light randomisation (`info["dr"]`) is applied to the model it renders with.
