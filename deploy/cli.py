@@ -16,16 +16,10 @@ import math
 from pathlib import Path
 
 from deploy.lerobot_robot import DeployError, import_lerobot, parse_camera
+from ppo.cli import OneLineParser
 
 ROBOTS = ("sim", "so101")
 BASE_KINDS = ("zero", "scripted", "torch", "gr00t", "gr00t-server", "lerobot-groot")
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse with one-line errors (`<prog>: error: ...`, exit 2), as ppo.cli."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def parser() -> OneLineParser:

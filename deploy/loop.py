@@ -22,11 +22,12 @@ from mjx_env.control import rate_limit
 from perception.sheet_pose import wrap_yaw
 
 
-def estimate_pose(frame) -> tuple[Pose | None, str]:
-    """(pose, "") from the top camera's frame (perception.estimate), or (None, reason)."""
+def estimate_pose(frame, yaw_prior: float = 0.0) -> tuple[Pose | None, str]:
+    """(pose, "") from the top camera's frame (perception.estimate), or (None, reason).
+    `yaw_prior` rad: the yaw expected (0: a sheet laid roughly aligned with the tape)."""
     from perception.sheet_pose import estimate
 
-    p = estimate(frame)
+    p = estimate(frame, yaw_prior=yaw_prior)
     return (Pose(p.x, p.y, p.yaw), "") if p.ok else (None, p.reason)
 
 
@@ -35,17 +36,20 @@ class Controller:
 
     `arm`: deploy.observe.ArmModel; `base`: deploy.bases (action(sensed)); `residual`: a
     `ppo.policy` loader's policy(obs, base_action) -> target, or None; `units`: the robot's
-    bridge.units.JointUnits; `estimator(frame) -> (Pose | None, reason)`; `truth`: a callable
+    bridge.units.JointUnits; `estimator(frame) -> (Pose | None, reason)` (default: `estimate_pose`
+    with the last estimate's yaw as the prior, 0 before the first); `truth`: a callable
     giving the true Pose (simulated robot, config.pose == "truth"); `rate_step`: the servo
     model's largest setpoint change per step, rad (`mjx_env.control.rate_limit` with the env's
     max_joint_speed / hz): the loop sends the setpoint the env would have used in training, so
     the real servo's own speed limit never has to bind."""
 
     def __init__(self, arm: ArmModel, base, residual, units, config: LoopConfig,
-                 estimator=estimate_pose, truth=None, rate_step: float = float("inf")):
+                 estimator=None, truth=None, rate_step: float = float("inf")):
         self.arm, self.base, self.residual, self.units = arm, base, residual, units
         self.rate_step = rate_step
-        self.config, self.estimator, self.truth = config, estimator, truth
+        self.config, self.truth = config, truth
+        self.estimator = estimator or (lambda frame: estimate_pose(
+            frame, self.pose.yaw if self.pose is not None else 0.0))
         self.pose_misses = Streak(config.safety.max_pose_misses, "sheet pose not estimated")
         self.pose: Pose | None = None
         self.q_prev = self.prev_target = None

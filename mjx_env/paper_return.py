@@ -105,6 +105,10 @@ class PaperReturn(mjx_env.MjxEnv):
         """A freshly randomised state: one env for a key (2,), a batch for keys (B, 2)."""
         if rng.ndim == 2:
             return jax.vmap(lambda k: self._reset(k, rng.shape[0]))(rng)
+        if self.impl == "warp" and _vmapped(rng):
+            raise ValueError("impl='warp': reset a batch by passing its keys (B, 2), not under "
+                             "jax.vmap (which would size MuJoCo Warp's shared contact buffer for "
+                             "one env and overflow it)")
         return self._reset(rng, 1)
 
     def _reset(self, rng: jax.Array, batch: int) -> mjx_env.State:
@@ -238,6 +242,13 @@ class PaperReturn(mjx_env.MjxEnv):
         return task.observation(
             data.qpos[self._arm_qpos], data.qvel[self._arm_dofs], data.qpos[p:p + 3],
             data.qpos[p + 3:p + 7], self.target, data.site_xpos[self._ee_site])
+
+
+def _vmapped(x) -> bool:
+    """Whether `x` is being traced by `jax.vmap` (JAX's batching tracer)."""
+    from jax._src.interpreters.batching import BatchTracer  # no public name for it
+
+    return isinstance(x, BatchTracer)
 
 
 def set_base(state: mjx_env.State, base_target: jax.Array, active: jax.Array | float = 1.0

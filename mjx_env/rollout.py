@@ -27,8 +27,8 @@ def evaluate(env: PaperReturn, base: Callable | None, num_episodes: int, seed: i
     def one_step(carry, _):
         state, alive, steps, ret, success, final_dist = carry
         if base is not None:
-            state = set_base(state, base(state))
-        act = action(state) if action is not None else jp.zeros(6)
+            state = set_base(state, jax.vmap(base)(state))
+        act = jax.vmap(action)(state) if action is not None else jp.zeros((num_episodes, 6))
         state = env.step(state, act)
         ret = ret + alive * state.reward
         success = success | (alive & (state.metrics["success"] > 0))
@@ -38,14 +38,15 @@ def evaluate(env: PaperReturn, base: Callable | None, num_episodes: int, seed: i
         alive = alive & (state.done == 0)
         return (state, alive, steps, ret, success, final_dist), trace
 
-    def run(key):
-        state = env.reset(key)
-        init = (state, jp.bool_(True), jp.int32(0), jp.float32(0.0), jp.bool_(False),
+    def run(keys):  # the episodes as one batch (MuJoCo Warp's buffers sized for all of them)
+        state = env.reset(keys)
+        n = keys.shape[0]
+        init = (state, jp.ones(n, bool), jp.zeros(n, jp.int32), jp.zeros(n), jp.zeros(n, bool),
                 state.metrics["goal_distance"])
         (_, _, steps, ret, success, final_dist), trace = jax.lax.scan(one_step, init, None, length)
-        return success, steps, final_dist, ret, trace
+        return success, steps, final_dist, ret, {k: v.T for k, v in trace.items()}
 
-    success, steps, final_dist, ret, trace = jax.jit(jax.vmap(run))(keys)
+    success, steps, final_dist, ret, trace = jax.jit(run)(keys)
     trace = {k: np.asarray(v) for k, v in trace.items()}
     return {"success": np.asarray(success), "steps": np.asarray(steps),
             "plausible_success": np.asarray(success) & ~episode_implausible(trace),

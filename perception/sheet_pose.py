@@ -170,7 +170,8 @@ def _to_sheet_plane(p, camera, tape_z, sheet_z):
 def estimate(frame: np.ndarray, camera: CameraModel | None = None,
              tape: TapeGeometry = TapeGeometry(), sheet: SheetGeometry = SheetGeometry(),
              model: str = "similarity", fixed_scale: bool = True, min_edge_mm: float = 20.0,
-             min_visible: float = 0.15) -> SheetPose:
+             min_visible: float = 0.15, yaw_prior: float | None = None,
+             yaw_tolerance: float = np.radians(30)) -> SheetPose:
     """The sheet's pose from one top-camera frame (H, W, 3) uint8 RGB.
 
     `camera`: the camera's rough geometry (default: the sim's top camera); it resolves the
@@ -178,7 +179,10 @@ def estimate(frame: np.ndarray, camera: CameraModel | None = None,
     "similarity", `fixed_scale` (see `perception.tape.fit_tape`). The pose is refused (`ok=False`, `reason`)
     when the tape or the sheet is not found, when less than `min_visible` of the sheet's area is
     visible, when less than `min_edge_mm` of its edge is seen along either of its axes, or when
-    the fit disagrees with the image regions or another pose fits as well."""
+    the fit disagrees with the image regions or another pose fits as well. `yaw_prior` (rad):
+    the yaw expected (a sheet laid roughly aligned with the tape: 0; later frames: the last
+    estimate); fits further than `yaw_tolerance` from it (modulo a half turn) are dropped before
+    choosing, which removes the quarter-turn alternative of a partly hidden sheet."""
     frame = np.asarray(frame)
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {frame.shape} {frame.dtype}")
@@ -212,11 +216,13 @@ def estimate(frame: np.ndarray, camera: CameraModel | None = None,
         yaws.append(box_yaw)
     starts = _starts(white_q, sheet.half, yaws)
     return _fit_sheet(pose, q, white_q, labels, h_inv, sheet.half, np.sqrt(px_area),
-                      min_edge_mm, starts)
+                      min_edge_mm, starts, yaw_prior, yaw_tolerance)
 
 
-def _fit_sheet(pose, q, white_q, labels, h_inv, half, px_m, min_edge_mm, starts):
-    """Fit from every start, keep the region-consistent fit with the most edge support."""
+def _fit_sheet(pose, q, white_q, labels, h_inv, half, px_m, min_edge_mm, starts,
+               yaw_prior=None, yaw_tolerance=np.pi):
+    """Fit from every start, keep the region-consistent fit (within `yaw_tolerance` of
+    `yaw_prior`, if given) with the most edge support."""
     fits = []
     for c, th in starts:
         c, th = _fit_rect(q, half, c, th)
@@ -230,6 +236,13 @@ def _fit_sheet(pose, q, white_q, labels, h_inv, half, px_m, min_edge_mm, starts)
         pose.reason = (f"no rectangle fits the sheet region (table/tape inside {best[3]:.0%}, "
                        f"white outside {best[4]:.0%})")
         return pose
+    if yaw_prior is not None:
+        near = [f for f in good if abs(wrap_yaw(f[1] - yaw_prior)) <= yaw_tolerance]
+        if not near:
+            pose.reason = (f"no fit within {np.degrees(yaw_tolerance):.0f} deg of the expected "
+                           f"yaw {np.degrees(yaw_prior):.0f} deg")
+            return pose
+        good = near
     good.sort(key=lambda f: -sum(f[2]))
     c, th, support, _, _, r = good[0]
     pose.edge_mm = (support[0], support[1])
