@@ -37,9 +37,10 @@ import numpy as np  # noqa: E402
 
 from bridge.units import BridgeConfig  # noqa: E402
 from env_throughput import metadata, scene_settings  # noqa: E402
-from ppo.agent import PPOConfig  # noqa: E402
+from ppo.config import PPOConfig  # noqa: E402
 from ppo.evaluate import evaluate_policy  # noqa: E402
-from ppo.train import RunConfig, train  # noqa: E402
+from ppo.config import TrainConfig, with_values  # noqa: E402
+from ppo.train import train  # noqa: E402
 
 BC_WEIGHTS = "bases/bc/policy.safetensors"
 
@@ -66,10 +67,11 @@ def run_row(name: str, spec: str, args, bridge: BridgeConfig, horizon: int | Non
     print(f"\n=== {name}: --base {spec} ===", flush=True)
     start = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
-        run = RunConfig(base=spec, base_horizon=horizon, iterations=args.iterations, seed=args.seed,
-                        impl=args.impl,
-                        checkpoint_every=args.iterations, eval_episodes=args.episodes, out=tmp)
-        agent, ts, history = train(run, ppo_config(args), bridge=bridge)
+        cfg = with_values(TrainConfig(ppo=ppo_config(args), bridge=bridge), base=spec,
+                          base_horizon=horizon, iterations=args.iterations, seed=args.seed,
+                          impl=args.impl, checkpoint_every=args.iterations,
+                          eval_episodes=args.episodes, out=tmp)
+        agent, ts, history = train(cfg)
     result = evaluate_policy(agent, ts, args.episodes)
     alone, plus = result["base_alone"], result["base_plus_residual"]
     length, unroll = agent.env.config.episode_length, agent.cfg.unroll_length

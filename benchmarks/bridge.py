@@ -51,7 +51,8 @@ from bridge.units import BridgeConfig  # noqa: E402
 from env_throughput import metadata  # noqa: E402
 from mjx_env.paper_return import make, set_base  # noqa: E402
 from mjx_env.wrappers import wrap_for_training  # noqa: E402
-from ppo.agent import Agent, PPOConfig  # noqa: E402
+from ppo.agent import Agent  # noqa: E402
+from ppo.config import PPOConfig  # noqa: E402
 
 CAMERAS = ("top", "wrist")
 

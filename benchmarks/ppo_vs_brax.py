@@ -34,9 +34,10 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ppo import brax_baseline  # noqa: E402
-from ppo.agent import CPU_DEFAULTS, PPOConfig  # noqa: E402
+from ppo.config import CPU_DEFAULTS, PPOConfig  # noqa: E402
 from ppo.evaluate import TARGET, evaluate_base, summary  # noqa: E402
-from ppo.train import RunConfig, build, make_train  # noqa: E402
+from ppo.config import TrainConfig, with_values  # noqa: E402
+from ppo.train import build, make_train  # noqa: E402
 
 
 
@@ -49,8 +50,8 @@ def run_ours(args, ppo: PPOConfig, evaluator) -> dict:
     per_iter = ppo.num_envs * ppo.unroll_length
     iterations = max(args.evals, round(args.env_steps / per_iter / args.evals) * args.evals)
     chunk = iterations // args.evals
-    run = RunConfig(iterations=iterations, impl=args.impl, seed=args.seed)
-    agent, _ = make_train(run, ppo)
+    agent, _ = make_train(with_values(TrainConfig(ppo=ppo), iterations=iterations, impl=args.impl,
+                                      seed=args.seed))
     start = time.monotonic()
     ts = jax.jit(agent.init)(jax.random.PRNGKey(args.seed))
     step = jax.jit(lambda t: jax.lax.scan(lambda c, _: agent.iteration(c), t, None, chunk))
@@ -109,8 +110,7 @@ def main():
     args = p.parse_args()
     ppo = PPOConfig() if gpu else PPOConfig(**CPU_DEFAULTS)
     ppo = dataclasses.replace(ppo, num_envs=args.num_envs or ppo.num_envs)
-    run = RunConfig(impl=args.impl)
-    _, eval_agent = build(run, dataclasses.replace(ppo, num_envs=args.eval_episodes))
+    _, eval_agent = build(with_values(TrainConfig(ppo=ppo), impl=args.impl))
 
     def evaluator(residual) -> dict:
         s = summary(evaluate_base(eval_agent.env, eval_agent.base, args.eval_episodes, residual=residual))

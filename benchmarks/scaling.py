@@ -32,8 +32,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ppo import sharding  # noqa: E402
-from ppo.agent import PPOConfig  # noqa: E402
-from ppo.config import RunConfig  # noqa: E402
+from ppo.config import PPOConfig, TrainConfig, with_values  # noqa: E402
 from ppo.train import build  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -44,8 +43,7 @@ def time_iterations(num_envs: int, devices: int | None, args) -> dict:
     `devices` (None: the plain single-device jit, no shardings)."""
     ppo = dataclasses.replace(PPOConfig(), num_envs=num_envs, num_minibatches=args.num_minibatches,
                               unroll_length=args.unroll_length, update_epochs=args.update_epochs)
-    run = RunConfig(iterations=1000, impl=args.impl)
-    _, agent = build(run, ppo)
+    _, agent = build(with_values(TrainConfig(ppo=ppo), iterations=1000, impl=args.impl))
     key = np.asarray(jax.random.PRNGKey(0))
     if devices is None:
         init, step = jax.jit(agent.init), jax.jit(agent.iteration)
@@ -109,7 +107,7 @@ def main(argv=None) -> dict:
     result = {"device": jax.devices()[0].device_kind, "backend": jax.default_backend(),
               "device_count": jax.device_count(), "forced_host_devices": "--xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""),
               "cpu_count": os.cpu_count(), "jax": jax.__version__, "mujoco": mujoco.__version__,
-              "impl": build(RunConfig(impl=args.impl), PPOConfig(num_envs=1, num_minibatches=1))[0].impl,
+              "impl": build(with_values(TrainConfig(), impl=args.impl))[0].impl,
               "settings": {k: v for k, v in vars(args).items() if k != "out"},
               "command": "python benchmarks/scaling.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "single_device_mesh_vs_plain_jit": single[1] / single[0], "rows": rows}

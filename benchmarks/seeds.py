@@ -35,10 +35,12 @@ import jax.numpy as jp  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import stats as sps  # noqa: E402
 
-from ppo.agent import CPU_DEFAULTS, HPARAMS, PPOConfig, hparams  # noqa: E402
+from ppo.agent import HPARAMS, hparams  # noqa: E402
+from ppo.config import CPU_DEFAULTS, PPOConfig  # noqa: E402
 from ppo.evaluate import (TARGET, episode_window, evaluate_base, first_crossing, summary,  # noqa: E402
                           windowed_rate)
-from ppo.train import CPU_ITERATIONS, GPU_ITERATIONS, RunConfig, build, make_train  # noqa: E402
+from ppo.config import TrainConfig, with_values  # noqa: E402
+from ppo.train import CPU_ITERATIONS, GPU_ITERATIONS, build, make_train  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PACKAGES = ("jax", "jaxlib", "mujoco", "mujoco-mjx", "warp-lang", "flax", "optax")
@@ -75,10 +77,11 @@ def parse_sweep(text: str | None) -> tuple[str | None, list[float]]:
     return name, [float(v) for v in values.split(",")]
 
 
-def train_side_by_side(args, run: RunConfig, ppo: PPOConfig, sweep_name, sweep_values):
+def train_side_by_side(args, cfg: TrainConfig, sweep_name, sweep_values):
     """Train every (seed, value) pair at once; returns agent, final states and curves."""
+    run, ppo = cfg.run, cfg.ppo
     runs = [(s, v) for v in sweep_values for s in range(args.seeds)]
-    agent, _ = make_train(run, ppo, copies=len(runs))
+    agent, _ = make_train(cfg, copies=len(runs))
     keys = jp.stack([jax.random.PRNGKey(s) for s, _ in runs])
     hp = jax.tree.map(lambda *x: jp.stack(x), *[
         hparams(ppo, **({sweep_name: v} if sweep_name else {})) for _, v in runs])
@@ -105,9 +108,9 @@ def train_side_by_side(args, run: RunConfig, ppo: PPOConfig, sweep_name, sweep_v
     return agent, ts, runs, curves, np.concatenate(walls), compile_s
 
 
-def evaluate_runs(args, run: RunConfig, ppo: PPOConfig, ts, runs) -> tuple[dict, list[dict]]:
+def evaluate_runs(args, cfg: TrainConfig, ts, runs) -> tuple[dict, list[dict]]:
     """The base alone, then each run's deterministic residual, on the same fixed episodes."""
-    _, agent = build(run, dataclasses.replace(ppo, num_envs=min(args.eval_episodes, ppo.num_envs)))
+    _, agent = build(cfg)
     base_alone = summary(evaluate_base(agent.env, agent.base, args.eval_episodes))
     out = []
     for i in range(len(runs)):
@@ -162,11 +165,12 @@ def main(argv=None):
     sweep_name, sweep_values = parse_sweep(args.sweep)
     ppo = PPOConfig() if gpu else PPOConfig(**CPU_DEFAULTS)
     ppo = dataclasses.replace(ppo, num_envs=args.num_envs or ppo.num_envs)
-    run = RunConfig(base=args.base, iterations=args.iterations, impl=args.impl)
-    agent, ts, runs, curves, wall, compile_s = train_side_by_side(args, run, ppo, sweep_name, sweep_values)
+    cfg = with_values(TrainConfig(ppo=ppo), base=args.base, iterations=args.iterations, impl=args.impl)
+    run = cfg.run
+    agent, ts, runs, curves, wall, compile_s = train_side_by_side(args, cfg, sweep_name, sweep_values)
     env_steps = np.arange(1, run.iterations + 1) * ppo.num_envs * ppo.unroll_length
-    base_alone, evals = evaluate_runs(args, run, ppo, ts, runs)
-    window = episode_window(run.episode_length, ppo.unroll_length)
+    base_alone, evals = evaluate_runs(args, cfg, ts, runs)
+    window = episode_window(cfg.env.episode_length, ppo.unroll_length)
     plausible = windowed_rate(curves["plausible_success_rate"], curves["episodes"], window)
     per_run = []
     for i, ((seed, value), ev) in enumerate(zip(runs, evals)):
@@ -197,7 +201,7 @@ def main(argv=None):
         "versions": {**{n: metadata.version(n) for n in PACKAGES}, "python": platform.python_version()},
         "settings": {"base": run.base, "num_envs_per_run": ppo.num_envs, "runs_side_by_side": len(runs),
                      "iterations": run.iterations, "env_steps_per_run": int(env_steps[-1]),
-                     "ppo": dataclasses.asdict(ppo), "alpha": run.alpha, "episode_length": run.episode_length,
+                     "ppo": dataclasses.asdict(ppo), "alpha": cfg.env.alpha, "episode_length": cfg.env.episode_length,
                      "sim_dt": agent.env.config.sim_dt, "ctrl_dt": agent.env.config.ctrl_dt,
                      "solver_iterations": int(agent.env.mj_model.opt.iterations),
                      "eval_episodes": args.eval_episodes, "sweep": args.sweep},

@@ -10,8 +10,6 @@ scalars), not in the compiled code, so one compiled iteration serves every value
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import jax
 import jax.numpy as jp
 import optax
@@ -19,61 +17,16 @@ from flax import struct
 
 from bridge import chunk_cache
 from bridge.base import BasePolicy
-from mjx_env.config import check_finite_fields
 from mjx_env.paper_return import set_base
 from mjx_env.task import OBS_SIZE
 from mjx_env.wrappers import FINAL_OBS
 from ppo import losses, networks
+from ppo.config import PPOConfig
 
 POLICY_INPUT = OBS_SIZE + 6  # observation + base action (6 joints, rad)
 PLAUSIBILITY_STEP_KEYS = ("arm_depth", "paper_lift", "paper_speed")  # m, m, m/s per env step
 # PPOConfig fields read from TrainState.hp at run time (vmappable); the rest shape the program.
 HPARAMS = ("learning_rate", "ent_coef", "clip_eps", "vf_coef", "gamma", "gae_lambda")
-
-
-@dataclass(frozen=True)
-class PPOConfig:
-    """PPO settings. The defaults are the one-GPU defaults chosen by the sweep recorded in
-    `benchmarks/results/learning_gpu.json`; `ppo.train` lowers num_envs / num_minibatches on a
-    CPU (`CPU_DEFAULTS`)."""
-
-    num_envs: int = 4096
-    unroll_length: int = 16  # control steps per env per iteration
-    learning_rate: float = 3e-4
-    lr_final_fraction: float = 0.1  # linear decay to this fraction over the run's iterations
-    gamma: float = 0.97
-    gae_lambda: float = 0.95
-    clip_eps: float = 0.2
-    vf_coef: float = 0.5
-    ent_coef: float = 1e-2
-    max_grad_norm: float = 0.5
-    update_epochs: int = 8
-    num_minibatches: int = 32
-    hidden: tuple[int, ...] = (256, 256)
-    init_log_std: float = -0.5  # pre-squash std 0.61 at the start
-
-
-def validate(cfg: PPOConfig) -> PPOConfig:
-    """`cfg`, or ValueError naming the first bad field (before anything compiles)."""
-    check_finite_fields(cfg)
-    rules = [("num_envs", cfg.num_envs >= 1, ">= 1"), ("unroll_length", cfg.unroll_length >= 1, ">= 1"),
-             ("learning_rate", cfg.learning_rate > 0, "> 0"),
-             ("lr_final_fraction", 0 <= cfg.lr_final_fraction <= 1, "in [0, 1]"),
-             ("gamma", 0 < cfg.gamma <= 1, "in (0, 1]"), ("gae_lambda", 0 <= cfg.gae_lambda <= 1, "in [0, 1]"),
-             ("clip_eps", cfg.clip_eps > 0, "> 0"), ("vf_coef", cfg.vf_coef >= 0, ">= 0"),
-             ("ent_coef", cfg.ent_coef >= 0, ">= 0"), ("max_grad_norm", cfg.max_grad_norm > 0, "> 0"),
-             ("update_epochs", cfg.update_epochs >= 1, ">= 1"),
-             ("num_minibatches", 1 <= cfg.num_minibatches <= cfg.num_envs * cfg.unroll_length,
-              f"in 1..num_envs x unroll_length ({cfg.num_envs * cfg.unroll_length})"),
-             ("hidden", len(cfg.hidden) >= 1 and all(w >= 1 for w in cfg.hidden), "widths >= 1")]
-    for name, ok, what in rules:
-        if not ok:
-            raise ValueError(f"{name} must be {what}, got {getattr(cfg, name)!r}")
-    return cfg
-
-
-# What a CPU can run in minutes (it shows learning; the task needs a GPU's batch).
-CPU_DEFAULTS = {"num_envs": 32, "num_minibatches": 8}
 
 
 def hparams(cfg: PPOConfig, **values) -> dict:

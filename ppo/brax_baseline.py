@@ -28,7 +28,7 @@ from brax.training.agents.ppo import train as brax_ppo
 from mjx_env.config import check_num_envs
 from mjx_env.paper_return import make
 from mjx_env.wrappers import wrap_for_training
-from ppo.agent import PPOConfig
+from ppo.config import PPOConfig
 
 
 def _jax_compat() -> None:

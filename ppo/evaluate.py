@@ -18,7 +18,6 @@ import numpy as np
 
 from bridge import chunk_cache
 from bridge.base import BasePolicy, check_bridge, make_base
-from bridge.units import BridgeConfig
 from mjx_env.paper_return import PaperReturn, set_base
 from mjx_env.rollout import TRACE_KEYS, episode_implausible, plausibility_summary, rate_with_ci
 from ppo import export, policy
@@ -216,8 +215,8 @@ def load_policy(kind: str, source: Path) -> tuple[dict, dict, tuple[int, ...]]:
         pol = policy.load(source)
         return pol.manifest["training_config"], {"actor": pol.actor, "stats": pol.stats}, pol.hidden
     config = json.loads(export.config_path(source).read_text())
-    run, ppo, _ = export.configs(config)
-    params, stats = export.restore_params(source, run, ppo)
+    ppo = export.configs(config).ppo
+    params, stats = export.restore_params(source, ppo)
     actor = export.saved_tree(params, stats, ppo.hidden)["actor"]  # the export's actor layers
     return config, {"actor": actor, "stats": stats}, tuple(ppo.hidden)
 
@@ -225,11 +224,11 @@ def load_policy(kind: str, source: Path) -> tuple[dict, dict, tuple[int, ...]]:
 def build(config: dict, impl: str | None):
     """(env, base) of a run's training config: its EnvConfig with `impl` (None: the run's), and
     its base policy."""
-    run, _, env_cfg = export.configs(config)
-    env = PaperReturn(dataclasses.replace(env_cfg, impl=impl or env_cfg.impl))
-    bridge = {k: tuple(v) if isinstance(v, list) else v for k, v in config.get("bridge", {}).items()}
-    config = check_bridge(run.base, BridgeConfig(**bridge))  # one-line error before compiling
-    return env, make_base(run.base, env, run.base_horizon, run.base_refresh, config=config)
+    cfg = export.configs(config)
+    run = cfg.run
+    env = PaperReturn(dataclasses.replace(cfg.env, impl=impl or cfg.env.impl))
+    check_bridge(run.base, cfg.bridge)  # one-line error before compiling
+    return env, make_base(run.base, env, run.base_horizon, run.base_refresh, config=cfg.bridge)
 
 
 def report(result: dict, summ: dict, ctrl_dt: float) -> dict:

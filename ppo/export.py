@@ -37,15 +37,13 @@ import orbax.checkpoint as ocp
 from bridge.atomic import atomic_directory
 from bridge.base import make_base
 from mjx_env import control, task
-from mjx_env.config import EnvConfig, RandomizationConfig
 from mjx_env.paper_return import PaperReturn
 from mjx_env.scene import ARM_JOINTS
 from ppo import networks
 from ppo import policy as pol
-from ppo.agent import PPOConfig
+from ppo.config import PPOConfig, RunConfig, TrainConfig, from_json
 from ppo.checkpoint import latest_checkpoint, reason, restore_fields
 from ppo.networks import ActorCritic, RunningStats, init_stats, normalize
-from ppo.config import RunConfig
 
 PLATFORMS = ("cpu", "cuda")  # lowered for both: the robot's computer may have either
 UNITS = ("rad", "rad/s", "m")
@@ -70,20 +68,16 @@ def config_path(checkpoint: Path) -> Path:
     return own if own.is_file() else checkpoint.parent.parent / "config.json"
 
 
-def configs(config: dict) -> tuple[RunConfig, PPOConfig, EnvConfig]:
-    """The run's dataclasses from a checkpoint's config.json (JSON lists back to tuples)."""
-    tup = lambda d: {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}  # noqa: E731
+def configs(config: dict) -> TrainConfig:
+    """The run's TrainConfig from a checkpoint's config.json (`ppo.config.from_json`)."""
     try:
-        env = dict(config["env"])
-        rnd = RandomizationConfig(**tup(env.pop("randomization")))
-        return (RunConfig(**config["run"]), PPOConfig(**tup(config["ppo"])),
-                EnvConfig(**tup(env), randomization=rnd))
+        return from_json(config)
     except (KeyError, TypeError) as e:
-        raise pol.ExportError(f"the checkpoint's config.json does not fit this code's "
-                              f"RunConfig/PPOConfig/EnvConfig: {e}") from None
+        raise pol.ExportError(f"the checkpoint's config.json does not fit this code's TrainConfig "
+                              f"(run, ppo, env, bridge): {e}") from None
 
 
-def restore_params(checkpoint: Path, run: RunConfig, ppo: PPOConfig) -> tuple[dict, RunningStats]:
+def restore_params(checkpoint: Path, ppo: PPOConfig) -> tuple[dict, RunningStats]:
     """(Flax params of the whole ActorCritic, normaliser) of a checkpoint, as numpy: only its
     `params` and `stats` subtrees are read (ppo.checkpoint), so the env state (whose structure
     depends on the MJX impl it was trained with) is never needed."""
@@ -238,10 +232,11 @@ def write_json(path: Path, m: dict) -> None:
 def write(checkpoint: Path, tmp: Path, log=print) -> dict:
     """Write the export of `checkpoint` into the empty directory `tmp`; returns the manifest."""
     config = json.loads(config_path(checkpoint).read_text())
-    run, ppo, env_cfg = configs(config)
+    cfg = configs(config)
+    run, ppo, env_cfg = cfg.run, cfg.ppo, cfg.env
     env = PaperReturn(dataclasses.replace(env_cfg, impl="jax"))  # for its joint limits
     base = base_identity(run, env)
-    params, stats = restore_params(checkpoint, run, ppo)
+    params, stats = restore_params(checkpoint, ppo)
     log(f"checkpoint {checkpoint}: base {base['name']}, hidden {list(ppo.hidden)}, "
         f"alpha {env_cfg.alpha}, action_scale {env_cfg.action_scale} rad")
     tree = saved_tree(params, stats, ppo.hidden)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import mjx_env  # noqa: F401  (XLA CPU flag before JAX starts)
 
 import argparse
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -35,15 +34,15 @@ import jax.numpy as jp
 import numpy as np
 
 from bridge.base import BASES, check_bridge, check_spec, make_base
-from bridge.units import BridgeConfig
-from mjx_env.config import EnvConfig, validate as validate_env
+from mjx_env.config import validate as validate_env
 from mjx_env.paper_return import PaperReturn
 from mjx_env.wrappers import wrap_for_training
 from ppo import checkpoint, distributed, sharding
-from ppo.agent import CPU_DEFAULTS, Agent, PPOConfig, TrainState, validate as validate_ppo
+from ppo.agent import Agent, TrainState
 from ppo.checkpoint import latest_checkpoint
-from ppo.cli import OneLineParser
-from ppo.config import RunConfig
+from ppo.cli import OneLineParser, add_fields, read_fields
+from ppo.config import (CPU_DEFAULTS, SECTIONS, PPOConfig, TrainConfig, to_json, validate_ppo,
+                        with_values)
 from ppo.evaluate import EVAL_SEED, episode_window, evaluate_policy, first_reach
 from ppo.progress import Progress
 from ppo.summaries import EventLog
@@ -59,16 +58,12 @@ class NonFiniteError(FloatingPointError):
     pass
 
 
-def env_config(run: RunConfig, env_overrides: dict | None = None) -> EnvConfig:
-    """The run's EnvConfig: its env fields (impl, alpha, episode length, termination) plus
-    `env_overrides`."""
-    return EnvConfig(impl=run.impl, alpha=run.alpha, episode_length=run.episode_length,
-                     terminate_implausible=run.terminate_implausible, **(env_overrides or {}))
-
-
-def validate_run(run: RunConfig, env_overrides: dict | None = None) -> RunConfig:
-    """`run`, or ValueError naming the first bad value, before anything is built or compiled:
-    counts in range, the base spec (its module imported, its files present), the env fields."""
+def validate(cfg: TrainConfig) -> TrainConfig:
+    """`cfg`, or ValueError naming the first bad value, before anything is built or compiled:
+    PPO's and the run's counts in range, the env fields, the base spec (its module imported, its
+    files present) and the bridge fields for that base, the envs against the devices."""
+    run = cfg.run
+    validate_ppo(cfg.ppo)
     rules = [("iterations", run.iterations >= 1, ">= 1"),
              ("checkpoint_every", run.checkpoint_every >= 1, ">= 1"), ("keep", run.keep >= 1, ">= 1"),
              ("eval_episodes", run.eval_episodes >= 1, ">= 1"),
@@ -78,33 +73,34 @@ def validate_run(run: RunConfig, env_overrides: dict | None = None) -> RunConfig
     for name, ok, what in rules:
         if not ok:
             raise ValueError(f"{name} must be {what}, got {getattr(run, name)!r}")
-    validate_env(env_config(run, env_overrides))
+    validate_env(cfg.env)
     check_spec(run.base)
-    return run
+    check_bridge(run.base, cfg.bridge)
+    sharding.check_batch(cfg.ppo.num_envs, sharding.make_mesh(run.devices).size)
+    return cfg
 
 
-def build(run: RunConfig, ppo: PPOConfig, env_overrides: dict | None = None,
-          bridge: BridgeConfig = BridgeConfig(), copies: int = 1, schedule: int | None = None):
-    """The env, base and agent of a run; `copies`: runs vmapped side by side (seeds), for MuJoCo
+def build(cfg: TrainConfig, copies: int = 1, schedule: int | None = None):
+    """The env and agent of a run; `copies`: runs vmapped side by side (seeds), for MuJoCo
     Warp's shared buffers; `schedule`: the learning-rate schedule's length in iterations
     (default `run.iterations`)."""
-    env = PaperReturn(env_config(run, env_overrides)).vmapped(copies)
-    base = make_base(run.base, env, run.base_horizon, run.base_refresh, bridge)
-    agent = Agent(env, wrap_for_training(env), base, ppo, schedule or run.iterations)
+    run = cfg.run
+    env = PaperReturn(cfg.env).vmapped(copies)
+    base = make_base(run.base, env, run.base_horizon, run.base_refresh, cfg.bridge)
+    agent = Agent(env, wrap_for_training(env), base, cfg.ppo, schedule or run.iterations)
     return env, agent
 
 
-def make_train(run: RunConfig, ppo: PPOConfig, copies: int = 1, env_overrides: dict | None = None,
-               bridge: BridgeConfig = BridgeConfig()):
+def make_train(cfg: TrainConfig, copies: int = 1):
     """(agent, train): `train(rng, hp=None) -> (final TrainState, metrics)` runs the whole
     training (`run.iterations` iterations, a `lax.scan`) as one pure function; metrics are
     (iterations,) arrays. `jax.vmap(train)` over keys (and `hp`, see `ppo.agent.hparams`) runs
     `copies` trainings side by side inside one jit, purejaxrl-style."""
-    env, agent = build(run, ppo, env_overrides, bridge, copies)
+    env, agent = build(cfg, copies)
 
     def train_fn(rng: jax.Array, hp: dict | None = None):
         ts = agent.init(rng, hp)
-        return jax.lax.scan(lambda t, _: agent.iteration(t), ts, None, run.iterations)
+        return jax.lax.scan(lambda t, _: agent.iteration(t), ts, None, cfg.run.iterations)
 
     return agent, train_fn
 
@@ -124,8 +120,8 @@ def _saved_config(out: Path) -> dict:
 def _check_same_config(saved: dict, config: dict, where: Path) -> None:
     """Refuse to resume a run with other settings (the checkpoint would not fit or not mean the
     same); only the `RESUMABLE` fields may change."""
-    diff = [f"{section}.{k}: {saved[section].get(k)!r} -> {v!r}"
-            for section in ("run", "ppo", "env", "bridge") for k, v in config[section].items()
+    diff = [f"{section}.{k}: {saved.get(section, {}).get(k)!r} -> {v!r}"
+            for section in SECTIONS for k, v in config[section].items()
             if saved.get(section, {}).get(k) != v and not (section == "run" and k in RESUMABLE)]
     if diff:
         raise ValueError(f"--resume with settings that differ from {where}: {'; '.join(diff)}")
@@ -148,9 +144,10 @@ def check_finite(ts: TrainState, metrics: dict, base_name: str = "base") -> None
                              "training stopped, the last checkpoint is untouched")
 
 
-def start(run: RunConfig, ppo: PPOConfig, resume: bool, env_overrides, bridge, log):
+def start(cfg: TrainConfig, resume: bool, log=print):
     """(agent, state, config, history) of a new run, or of the resumed one in `run.out`
     (newest loadable checkpoint, its learning-rate schedule, the log cut back to it)."""
+    run = cfg.run
     out = Path(run.out)
     if not resume and ((out / "metrics.jsonl").exists() or latest_checkpoint(out) is not None):
         raise FileExistsError(f"{out} already holds a run: pass --resume to continue it, or "
@@ -158,9 +155,7 @@ def start(run: RunConfig, ppo: PPOConfig, resume: bool, env_overrides, bridge, l
     saved = _saved_config(out) if resume else None
     schedule = (saved.get("schedule") or {}).get("lr_decay_iterations", saved["run"]["iterations"]) \
         if saved else run.iterations
-    config = {"run": dataclasses.asdict(run), "ppo": dataclasses.asdict(ppo),
-              "env": dataclasses.asdict(env_config(run, env_overrides)),
-              "bridge": dataclasses.asdict(bridge), "schedule": {"lr_decay_iterations": schedule},
+    config = {**to_json(cfg), "schedule": {"lr_decay_iterations": schedule},
               "distributed": {"processes": jax.process_count()}}
     config = json.loads(json.dumps(config, default=str))
     if saved:
@@ -170,9 +165,9 @@ def start(run: RunConfig, ppo: PPOConfig, resume: bool, env_overrides, bridge, l
             raise ValueError(f"--resume: {out} was trained by {was} process(es), this run has "
                              f"{jax.process_count()}: resume with {was} (the checkpoint's envs are "
                              "split over that many hosts)")
-    env, agent = build(run, ppo, env_overrides, bridge, schedule=schedule)
+    env, agent = build(cfg, schedule=schedule)
     mesh = sharding.make_mesh(run.devices)
-    sharding.check_batch(ppo.num_envs, mesh.size)
+    sharding.check_batch(cfg.ppo.num_envs, mesh.size)
     agent.rollout_base = sharding.per_shard_base(agent.base, mesh)
     key = np.asarray(jax.random.PRNGKey(run.seed))  # a host value: it fits any mesh
     agent.shardings = sharding.state_sharding(jax.eval_shape(agent.init, key), mesh)
@@ -194,8 +189,7 @@ def start(run: RunConfig, ppo: PPOConfig, resume: bool, env_overrides, bridge, l
     return agent, ts, config, history
 
 
-def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool = True,
-          env_overrides: dict | None = None, bridge: BridgeConfig = BridgeConfig()
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True
           ) -> tuple[Agent, TrainState, list[dict]]:
     """Train; returns the agent, final state and per-iteration metrics (also in
     `run.out`/metrics.jsonl). Checkpoints every `run.checkpoint_every` iterations and at the
@@ -203,7 +197,8 @@ def train(run: RunConfig, ppo: PPOConfig, resume: bool = False, progress: bool =
     calls this; process 0 alone logs and writes files other than the checkpoints."""
     main = distributed.is_main()
     log = print if progress and main else (lambda *_: None)
-    agent, ts, config, history = start(run, ppo, resume, env_overrides, bridge, log)
+    agent, ts, config, history = start(cfg, resume, log)
+    run, ppo = cfg.run, cfg.ppo
     out = Path(run.out)
     if main:
         out.mkdir(parents=True, exist_ok=True)
@@ -265,22 +260,6 @@ def plot(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def _add_fields(p: argparse.ArgumentParser, cls, skip: tuple[str, ...]) -> None:
-    """One --flag per dataclass field, typed by its default (None defaults: str or int)."""
-    defaults = cls()
-    for field in dataclasses.fields(cls):
-        if field.name in skip:
-            continue
-        value = getattr(defaults, field.name)
-        flag = f"--{field.name.replace('_', '-')}"
-        if isinstance(value, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=value,
-                           help=f"(default {value})")
-            continue
-        kind = type(value) if value is not None else (int if "int" in str(field.type) else str)
-        p.add_argument(flag, type=kind, default=value, help=f"(default {value})")
-
-
 def _add_cluster_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("several processes (hosts): every process runs the same command "
                              "(README \"Scaling out\"); else JAX_COORDINATOR_ADDRESS, "
@@ -304,49 +283,48 @@ def cluster(argv=None) -> distributed.Cluster | None:
         p.error(str(e))
 
 
-def parse(argv=None) -> tuple[RunConfig, PPOConfig, BridgeConfig, argparse.Namespace]:
+def parse(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
+    """The run's TrainConfig from the command line: one flag per field of its four sections
+    (`ppo.config`), defaults for this device; a bad value exits 2 with one line, before any
+    directory exists or anything compiles."""
     gpu = jax.default_backend() == "gpu"
     p = OneLineParser(prog="python -m ppo.train", description=__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--base", default="zero", help=f"base policy: {' | '.join(BASES)} (default zero)")
-    ppo_default = PPOConfig() if gpu else PPOConfig(**CPU_DEFAULTS)
-    p.add_argument("--num-envs", type=int, default=ppo_default.num_envs,
-                   help=f"parallel envs (default: {PPOConfig().num_envs} on a GPU, "
-                        f"{CPU_DEFAULTS['num_envs']} on a CPU)")
-    p.add_argument("--num-minibatches", type=int, default=ppo_default.num_minibatches,
-                   help=f"minibatches per epoch (default: {PPOConfig().num_minibatches} on a GPU, "
-                        f"{CPU_DEFAULTS['num_minibatches']} on a CPU)")
-    p.add_argument("--iterations", type=int, default=GPU_ITERATIONS if gpu else CPU_ITERATIONS,
-                   help=f"PPO iterations (default: {GPU_ITERATIONS} on a GPU, {CPU_ITERATIONS} on a CPU)")
-    _add_fields(p, RunConfig, ("base", "iterations"))
-    _add_fields(p, PPOConfig, ("num_envs", "num_minibatches", "hidden"))
-    _add_fields(p.add_argument_group("torch / gr00t bases"), BridgeConfig, ())
+    here = {"iterations": GPU_ITERATIONS} if gpu else {**CPU_DEFAULTS, "iterations": CPU_ITERATIONS}
+    defaults = with_values(TrainConfig(), **here)
+    gpu_values = {"num_envs": PPOConfig().num_envs, "num_minibatches": PPOConfig().num_minibatches,
+                  "iterations": GPU_ITERATIONS}
+    per_device = {k: f"{v} on a GPU, {here.get(k, v) if not gpu else CPU_DEFAULTS.get(k, CPU_ITERATIONS)} "
+                     "on a CPU;" for k, v in gpu_values.items()}
+    notes = {"base": f"base policy: {' | '.join(BASES)}", **per_device,
+             "base_horizon": "control steps per base chunk (None: scripted 1, models 16)",
+             "base_refresh": "chunk cache rule, per_env | sync (None: models sync)",
+             "devices": "devices to split the envs over (None: all, every process's)"}
+    titles = {"run": "the run (ppo.config.RunConfig)", "ppo": "PPO (ppo.config.PPOConfig)",
+              "env": "the env (mjx_env.config.EnvConfig; --randomization-*: its randomisation)",
+              "bridge": "torch / GR00T bases (bridge.units.BridgeConfig)"}
+    for section in SECTIONS:
+        add_fields(p.add_argument_group(titles[section]), getattr(defaults, section), notes=notes)
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     _add_cluster_flags(p)
     args = p.parse_args(argv)
     try:
-        run = RunConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)})
-        ppo = PPOConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PPOConfig)
-                           if f.name != "hidden"})
-        bridge = BridgeConfig(**{f.name: getattr(args, f.name)
-                                 for f in dataclasses.fields(BridgeConfig)})
-        validate_ppo(ppo)
-        validate_run(run)
-        check_bridge(run.base, bridge)
-        sharding.check_batch(ppo.num_envs, sharding.make_mesh(run.devices).size)
-    except ValueError as e:  # one line, exit 2, before any directory or compilation
+        cfg = validate(TrainConfig(**{s: read_fields(args, type(getattr(defaults, s)))
+                                      for s in SECTIONS}))
+    except (ValueError, TypeError) as e:  # one line, exit 2, before any directory or compilation
         p.error(str(e))
-    return run, ppo, bridge, args
+    return cfg, args
 
 
 def main(argv=None):
     distributed.initialize(cluster(argv))  # before anything touches a device (parse does)
-    run, ppo, bridge, args = parse(argv)
+    cfg, args = parse(argv)
+    run = cfg.run
     if jax.default_backend() != "gpu" and distributed.is_main():
-        print(f"no GPU: a short CPU run ({ppo.num_envs} envs x {run.iterations} iterations); the "
-              "return rises, but reaching the task needs a GPU (4096 envs, ~3 minutes)")
+        print(f"no GPU: a short CPU run ({cfg.ppo.num_envs} envs x {run.iterations} iterations); "
+              "the return rises, but reaching the task needs a GPU (4096 envs, ~3 minutes)")
     try:
-        agent, ts, history = train(run, ppo, resume=args.resume, bridge=bridge)
+        agent, ts, history = train(cfg, resume=args.resume)
     except (FileExistsError, FileNotFoundError, ValueError) as e:  # the run as asked cannot start
         raise SystemExit(f"python -m ppo.train: error: {e}") from None
     except (NonFiniteError, checkpoint.CheckpointError) as e:
@@ -356,12 +334,13 @@ def main(argv=None):
         raise SystemExit(f"python -m ppo.train: interrupted; the last checkpoint is "
                          f"{last or 'none'}: continue with --resume --out {run.out}") from None
     if distributed.is_main():
-        report(agent, ts, history, run, ppo)
+        report(agent, ts, history, cfg)
 
 
-def report(agent: Agent, ts: TrainState, history: list[dict], run: RunConfig, ppo: PPOConfig) -> dict:
+def report(agent: Agent, ts: TrainState, history: list[dict], cfg: TrainConfig) -> dict:
     """After training: the learning curve, the fixed-seed evaluation (eval.json, TensorBoard,
     printed) and the first >= 80% crossing of the training curve."""
+    run, ppo = cfg.run, cfg.ppo
     out = Path(run.out)
     # host copies: the evaluation runs on one device of this process, not on the training mesh
     ts = ts.replace(params=jax.device_get(ts.params), stats=jax.device_get(ts.stats))
@@ -373,7 +352,7 @@ def report(agent: Agent, ts: TrainState, history: list[dict], run: RunConfig, pp
 
     def residual(obs, base_action):
         return agent.deterministic_residual(ts.params, ts.stats, obs, base_action)
-    window = episode_window(run.episode_length, ppo.unroll_length)
+    window = episode_window(cfg.env.episode_length, ppo.unroll_length)
     result["training_first_80_plausible"] = reach = first_reach(history, window)
     if run.video:  # the first episodes of that evaluation, filmed from the top camera
         from ppo.video import record

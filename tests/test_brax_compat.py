@@ -2,7 +2,7 @@
 import jax
 import numpy as np
 
-from ppo.agent import PPOConfig
+from ppo.config import PPOConfig
 from ppo.brax_baseline import from_ppo_config, train
 
 

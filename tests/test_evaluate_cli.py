@@ -11,10 +11,9 @@ import pytest
 
 from ppo.evaluate import main
 from ppo.export import export, find_checkpoint
-from bridge.units import BridgeConfig
 from ppo import checkpoint
 from ppo.train import start
-from tiny import TINY, tiny_run
+from tiny import tiny_run
 
 FAST = ["--episodes", "2", "--num-envs", "2", "--impl", "jax"]
 
@@ -25,7 +24,7 @@ def run_dir(tmp_path_factory):
     it (config.json, checkpoints/0): the CLI's mechanics need no trained policy, and skipping
     the training iteration's compilation saves a minute here."""
     out = tmp_path_factory.mktemp("run")
-    agent, ts, config, _ = start(tiny_run(out), TINY, False, None, BridgeConfig(), log=print)
+    agent, ts, config, _ = start(tiny_run(out), False, log=print)
     (out / "config.json").write_text(json.dumps(config))
     checkpoint.save(out, ts, config)
     return out

@@ -18,7 +18,7 @@ from ppo.checkpoint import latest_checkpoint
 from ppo.export import export, jax_exported, main
 from ppo.policy import ExportError, integrity_record, load, load_exported, to_torch
 from ppo.train import train
-from tiny import TINY, tiny_run
+from tiny import tiny_run
 
 
 
@@ -26,7 +26,7 @@ from tiny import TINY, tiny_run
 def run(tmp_path_factory):
     """(agent, final state, run dir) of the tiny default run (zero base)."""
     out = tmp_path_factory.mktemp("run")
-    agent, ts, _ = train(tiny_run(out), TINY, progress=False)
+    agent, ts, _ = train(tiny_run(out), progress=False)
     return agent, ts, out
 
 

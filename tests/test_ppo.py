@@ -23,8 +23,7 @@ def test_vmapped_seeds_equal_separate_runs(tmp_path):
     rounding: batched matmuls sum in another order and Adam's normalisation amplifies it, so
     ~1e-3 after 12 updates, against > 0.05 between the seeds); a learning rate given through
     `hp` changes the run."""
-    run = tiny_run(tmp_path, impl="jax")
-    agent, train_fn = make_train(run, TINY, copies=2)
+    agent, train_fn = make_train(tiny_run(tmp_path, impl="jax"), copies=2)
     keys = jax.random.split(jax.random.PRNGKey(7), 2)
     both, both_metrics = jax.jit(jax.vmap(train_fn))(keys)
     one = jax.jit(train_fn)

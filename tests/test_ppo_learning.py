@@ -7,8 +7,8 @@ Budget: 160 iterations x 16 envs x 16 steps (40,960 env steps, about a minute on
 """
 import numpy as np
 
-from ppo.agent import PPOConfig
-from ppo.train import RunConfig, train
+from ppo.config import PPOConfig, TrainConfig, with_values
+from ppo.train import train
 
 REACH_ONLY = dict(reward_progress=0.0, reward_distance=0.0, reward_yaw=0.0,
                   reward_success=0.0, reward_action=0.0)
@@ -18,8 +18,9 @@ ITERATIONS_PER_EPISODE = 4  # episode_length 64 / unroll_length 16
 def test_residual_ppo_learns_to_reach_the_sheet(tmp_path):
     ppo = PPOConfig(num_envs=16, unroll_length=16, num_minibatches=4, update_epochs=4,
                     hidden=(64, 64), learning_rate=2e-3)
-    run = RunConfig(iterations=160, episode_length=64, checkpoint_every=1000, seed=0, out=str(tmp_path))
-    _, _, history = train(run, ppo, progress=False, env_overrides=REACH_ONLY)
+    cfg = with_values(TrainConfig(ppo=ppo), iterations=160, episode_length=64, checkpoint_every=1000,
+                      seed=0, out=str(tmp_path), **REACH_ONLY)
+    _, _, history = train(cfg, progress=False)
     reach = np.array([h["reward/reach"] for h in history])
     first = reach[:ITERATIONS_PER_EPISODE].mean()
     last = reach[-ITERATIONS_PER_EPISODE:].mean()

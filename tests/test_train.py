@@ -1,7 +1,6 @@
 """ppo.train: the command line (every bad value is one line, exit 2, before anything is created
 or compiled), resume (bit-identical, past a damaged checkpoint, the learning-rate schedule),
 the NaN guards (the base named as the cause), never overwriting a run."""
-import dataclasses
 import json
 import shutil
 from types import SimpleNamespace
@@ -52,10 +51,24 @@ def test_bad_values_exit_2_in_one_line_creating_nothing(tmp_path, capsys, argv, 
 
 
 def test_good_values_parse(tmp_path):
-    run, ppo, bridge, args = train_mod.parse(["--base", "scripted:0.05", "--alpha", "1", "--keep", "5",
+    cfg, args = train_mod.parse(["--base", "scripted:0.05", "--alpha", "1", "--keep", "5",
                                           "--out", str(tmp_path / "run")])
-    assert (run.base, run.alpha, run.keep) == ("scripted:0.05", 1.0, 5) and not args.resume
+    assert (cfg.run.base, cfg.env.alpha, cfg.run.keep) == ("scripted:0.05", 1.0, 5) and not args.resume
     assert not (tmp_path / "run").exists()
+
+
+def test_every_config_field_has_a_flag():
+    """The CLI is generated from TrainConfig: env and nested randomisation fields, tuples and
+    booleans included; with no flags it is the config's defaults (CPU counts on a CPU)."""
+    from ppo.config import CPU_DEFAULTS, TrainConfig, with_values
+    cfg, _ = train_mod.parse(["--paper-yaw-noise", "0.2", "--hidden", "64", "64", "--no-randomization-enabled",
+                              "--randomization-kp-scale", "0.9", "1.1", "--terminate-implausible",
+                              "--units", "lerobot_degrees"])
+    assert cfg.env.paper_yaw_noise == 0.2 and cfg.ppo.hidden == (64, 64) and cfg.env.terminate_implausible
+    assert not cfg.env.randomization.enabled and cfg.env.randomization.kp_scale == (0.9, 1.1)
+    assert cfg.bridge.units == "lerobot_degrees"
+    default, _ = train_mod.parse([])
+    assert default == with_values(TrainConfig(), **CPU_DEFAULTS, iterations=train_mod.CPU_ITERATIONS)
 
 
 def interrupt_after(monkeypatch, iteration: int):
@@ -74,17 +87,17 @@ def interrupt_after(monkeypatch, iteration: int):
 def test_resume_is_bit_identical_and_skips_a_damaged_checkpoint(tmp_path, monkeypatch, capsys):
     """Interrupted after iteration 2, checkpoint 2 then damaged (a file cut in half): --resume
     names it, continues from 1, and ends bit-identical to the uninterrupted run."""
-    _, straight, _ = train(tiny_run(tmp_path / "a"), TINY, progress=False)
+    _, straight, _ = train(tiny_run(tmp_path / "a"), progress=False)
     with monkeypatch.context() as m:
         interrupt_after(m, 2)
         with pytest.raises(KeyboardInterrupt):
-            train(tiny_run(tmp_path / "b"), TINY, progress=False)
+            train(tiny_run(tmp_path / "b"), progress=False)
     assert latest_checkpoint(tmp_path / "b").name == "2"
     files = sorted((p for p in latest_checkpoint(tmp_path / "b").rglob("*") if p.is_file()),
                    key=lambda p: p.stat().st_size)
     files[-1].write_bytes(files[-1].read_bytes()[: files[-1].stat().st_size // 2])
     capsys.readouterr()
-    _, resumed, history = train(tiny_run(tmp_path / "b"), TINY, resume=True)
+    _, resumed, history = train(tiny_run(tmp_path / "b"), resume=True)
     printed = capsys.readouterr()
     assert "checkpoints/2 does not load, skipped: " in printed.out
     assert "resuming from " in printed.out and "checkpoints/1 (iteration 1" in printed.out
@@ -112,7 +125,7 @@ def test_a_nan_base_is_named_as_the_cause(tmp_path, monkeypatch):
     monkeypatch.setattr(train_mod, "make_base", nan_base)
     with pytest.raises(NonFiniteError, match=r"base policy 'broken-model' returned non-finite joint "
                                              r"targets in 16 env steps of iteration 1"):
-        train(tiny_run(tmp_path), TINY, progress=False)
+        train(tiny_run(tmp_path), progress=False)
     assert latest_checkpoint(tmp_path) is None
 
 
@@ -123,7 +136,7 @@ def stopped_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as m:
         interrupt_after(m, 1)
         with pytest.raises(KeyboardInterrupt):
-            train(tiny_run(out), TINY, progress=False)
+            train(tiny_run(out), progress=False)
     return out
 
 
@@ -135,14 +148,14 @@ def test_resume_with_other_settings_is_refused_before_compiling(stopped_run, tmp
     out = copy_of(stopped_run, tmp_path)
     monkeypatch.setattr(train_mod, "build", None)  # refused before the env or agent is built
     with pytest.raises(ValueError, match="ppo.learning_rate"):
-        train(tiny_run(out), dataclasses.replace(TINY, learning_rate=1.0), resume=True, progress=False)
+        train(tiny_run(out, learning_rate=1.0), resume=True, progress=False)
 
 
 def test_fresh_run_never_overwrites_an_existing_one(stopped_run, tmp_path):
     out = copy_of(stopped_run, tmp_path)
     before = (out / "metrics.jsonl").read_text()
     with pytest.raises(FileExistsError, match="--resume"):
-        train(tiny_run(out), TINY, progress=False)
+        train(tiny_run(out), progress=False)
     assert (out / "metrics.jsonl").read_text() == before
 
 
@@ -150,7 +163,7 @@ def test_a_larger_budget_keeps_the_learning_rate_schedule(stopped_run, tmp_path)
     """--resume --iterations 4 on a 3-iteration run: iterations 2-3 follow the run's schedule,
     iteration 4 runs at its final rate; a run at its budget already is refused."""
     out = copy_of(stopped_run, tmp_path)
-    _, ts, history = train(tiny_run(out, iterations=4), TINY, resume=True, progress=False)
+    _, ts, history = train(tiny_run(out, iterations=4), resume=True, progress=False)
     lr = TINY.learning_rate * (1 - (1 - TINY.lr_final_fraction) * np.array([0, 1, 2, 3]) / 3)
     np.testing.assert_allclose([h["learning_rate"] for h in history], np.minimum(lr, lr[0]), rtol=1e-6)
     np.testing.assert_allclose(history[-1]["learning_rate"], TINY.learning_rate * TINY.lr_final_fraction, rtol=1e-6)
@@ -158,9 +171,9 @@ def test_a_larger_budget_keeps_the_learning_rate_schedule(stopped_run, tmp_path)
     assert config["schedule"] == {"lr_decay_iterations": 3} and config["run"]["iterations"] == 4
     assert [p.name for p in checkpoint.checkpoints(out)] == ["4", "3", "2"]  # --keep 3
     with pytest.raises(ValueError, match="at iteration 4 already; pass --iterations > 4"):
-        train(tiny_run(out, iterations=4), TINY, resume=True, progress=False)
+        train(tiny_run(out, iterations=4), resume=True, progress=False)
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        train(tiny_run(tmp_path), TINY, resume=True, progress=False)
+        train(tiny_run(tmp_path), resume=True, progress=False)
