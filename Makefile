@@ -26,11 +26,12 @@ install: $(STAMP)
 doctor:
 	@if test -x $(PY); then $(PY) tools/doctor.py; else $(PYTHON) tools/doctor.py; fi
 
-# Test files run in WORKERS processes (pytest-xdist, one file per worker at a time: module
+# Test files run in WORKERS processes (pytest-xdist, one file per worker at a time, the long ones
+# first: tests/conftest.py LONG_FIRST; module
 # fixtures compile once); JAX compiles single-threaded, so 2 workers use both cores here.
 WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(WORKERS) --dist loadfile $(ARGS)
+	$(PY) -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder $(ARGS)
 
 train: $(STAMP)
 	$(PY) -m ppo.train $(ARGS)

@@ -66,3 +66,17 @@ def warp_batch() -> Batch:
 def paper_at(x: float, y: float, yaw: float = 0.0) -> jax.Array:
     """Free-joint qpos (7,) of the sheet lying flat at (x, y) m with yaw rad."""
     return jp.array([x, y, 0.0005, jp.cos(yaw / 2), 0.0, 0.0, jp.sin(yaw / 2)])
+
+
+# The files that take minutes (whole trainings, compilations in subprocesses), longest first.
+# `make test` runs files on 2 xdist workers in collection order (--dist loadfile
+# --no-loadscope-reorder): starting the long ones first lets both workers end together
+# instead of one waiting on the other's long tail. The rest keep their order.
+LONG_FIRST = ("test_paper_return.py", "test_distributed.py", "test_brax_compat.py",
+              "test_sharding.py", "test_train.py", "test_expert.py", "test_ppo.py",
+              "test_ppo_learning.py", "test_contact.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

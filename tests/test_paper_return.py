@@ -1,12 +1,10 @@
 """The env's contract: batching, control law, randomisation, bad input, backends, wrappers."""
-import functools
-
 import jax
 import jax.numpy as jp
 import numpy as np
 import pytest
 
-from conftest import paper_at
+from conftest import Batch, paper_at
 from mjx_env import randomize
 from mjx_env.config import EnvConfig, RandomizationConfig
 from mjx_env.paper_return import PaperReturn, make, set_base
@@ -164,14 +162,15 @@ def test_plausibility_metrics_every_step(jax_batch):
     assert not env.config.terminate_implausible
 
 
-def test_terminate_implausible_ends_the_episode_with_a_penalty(jax_batch):
+def test_terminate_implausible_ends_the_episode_with_a_penalty():
     from test_contact import _below_table_targets
     env = make(impl="jax", terminate_implausible=True, reward_implausible=2.0)
     in_table = jp.asarray(_below_table_targets(env, z=0.008 - 0.006))
     n = 4
     dr = jax.vmap(lambda _: randomize.nominal(env.mj_model.nlight))(jp.arange(n))
-    state = jax.vmap(functools.partial(env.reset_to, batch=n))(jax_batch.keys(), dr, jp.tile(paper_at(0.45, 0.45), (n, 1)), in_table)
-    state = jax.jit(env.step)(state, jp.zeros((n, 6)))
+    batch = Batch(env, n)
+    state = batch.reset_to(batch.keys(), dr, jp.tile(paper_at(0.45, 0.45), (n, 1)), in_table)
+    state = batch.step(state, jp.zeros((n, 6)))
     assert (np.asarray(state.done) == 1).all()
     np.testing.assert_allclose(np.asarray(state.metrics["reward/implausible"]), -2.0)
 
