@@ -7,9 +7,9 @@ Weak scaling keeps the envs per device (`--envs-per-device`) and grows the globa
 strong scaling keeps the global batch (`--envs-per-device` x the largest device count) and
 splits it. Each row times `--iterations` jitted training iterations (rollout + update) after
 one warm-up, compilation excluded. Efficiency: weak = (steps/s on n) / (n x steps/s on 1);
-strong = (steps/s on n) / (n x steps/s on 1 at the same global batch). The row "1 device,
-plain jit" is the trainer's program before sharding (no mesh): the single-device path must be
-no slower. On a CPU the forced host devices share the same cores, so the CPU numbers show the
+strong = (steps/s on n) / (n x steps/s on 1 at the same global batch). The single-device A/B
+times the trainer's program before sharding (a plain jit, no mesh) against the 1-device mesh,
+alternating rounds in the same process: the single-device path must be no slower. On a CPU the forced host devices share the same cores, so the CPU numbers show the
 overhead of partitioning, not a speed-up; real speed-ups need real devices.
 """
 from __future__ import annotations
@@ -38,16 +38,16 @@ from ppo.train import build  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def time_iterations(num_envs: int, devices: int | None, args) -> dict:
-    """Steps/s of `args.iterations` training iterations of `num_envs` envs on a mesh of
-    `devices` (None: the plain single-device jit, no shardings)."""
+def prepare(num_envs: int, devices: int | None, args):
+    """(compiled step, state, compile seconds) of `num_envs` envs on a mesh of `devices` (None:
+    the plain single-device jit, no shardings)."""
     ppo = dataclasses.replace(PPOConfig(), num_envs=num_envs, num_minibatches=args.num_minibatches,
                               unroll_length=args.unroll_length, update_epochs=args.update_epochs)
     _, agent = build(with_values(TrainConfig(ppo=ppo), iterations=1000, impl=args.impl))
     key = np.asarray(jax.random.PRNGKey(0))
     if devices is None:
-        init, step = jax.jit(agent.init), jax.jit(agent.iteration)
-        ts = init(key)
+        ts = jax.jit(agent.init)(key)
+        step = jax.jit(agent.iteration)
     else:
         mesh = sharding.make_mesh(devices)
         shard = sharding.state_sharding(jax.eval_shape(agent.init, key), mesh)
@@ -55,17 +55,43 @@ def time_iterations(num_envs: int, devices: int | None, args) -> dict:
         step = jax.jit(agent.iteration, in_shardings=(shard,),
                        out_shardings=(shard, sharding.replicated(mesh)))
     tick = time.monotonic()
-    ts, m = step(ts)  # compile + warm-up
+    step = step.lower(ts).compile()
+    ts, m = step(ts)  # warm-up
     jax.block_until_ready(m)
-    compile_s = time.monotonic() - tick
+    return step, ts, time.monotonic() - tick
+
+
+def seconds_per_iteration(step, ts, iterations: int):
+    """(state after, mean seconds per iteration over `iterations` iterations)."""
     tick = time.monotonic()
-    for _ in range(args.iterations):
+    for _ in range(iterations):
         ts, m = step(ts)
     jax.block_until_ready(m)
-    seconds = (time.monotonic() - tick) / args.iterations
+    return ts, (time.monotonic() - tick) / iterations
+
+
+def time_iterations(num_envs: int, devices: int | None, args) -> dict:
+    """Steps/s of `args.iterations` training iterations (compilation excluded)."""
+    step, ts, compile_s = prepare(num_envs, devices, args)
+    _, seconds = seconds_per_iteration(step, ts, args.iterations)
     return {"devices": devices or 1, "plain_jit": devices is None, "num_envs": num_envs,
             "envs_per_device": num_envs // (devices or 1), "seconds_per_iteration": seconds,
-            "env_steps_per_s": num_envs * ppo.unroll_length / seconds, "compile_s": compile_s}
+            "env_steps_per_s": num_envs * args.unroll_length / seconds, "compile_s": compile_s}
+
+
+def single_device_ab(num_envs: int, args) -> dict:
+    """The plain jit (before sharding) against the 1-device mesh, `args.ab_rounds` rounds of
+    `args.iterations` iterations each, alternating, in this process: median seconds and ratio."""
+    (a, ts_a, _), (b, ts_b, _) = prepare(num_envs, None, args), prepare(num_envs, 1, args)
+    times = {"plain_jit": [], "mesh_1": []}
+    for _ in range(args.ab_rounds):
+        ts_a, sec = seconds_per_iteration(a, ts_a, args.iterations)
+        times["plain_jit"].append(sec)
+        ts_b, sec = seconds_per_iteration(b, ts_b, args.iterations)
+        times["mesh_1"].append(sec)
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    return {"num_envs": num_envs, "rounds": args.ab_rounds, "seconds_per_iteration": times,
+            "median_s": med, "mesh_over_plain_steps_per_s": med["plain_jit"] / med["mesh_1"]}
 
 
 def main(argv=None) -> dict:
@@ -77,6 +103,8 @@ def main(argv=None) -> dict:
     p.add_argument("--update-epochs", type=int, default=2)
     p.add_argument("--iterations", type=int, default=3)
     p.add_argument("--impl", default=None)
+    p.add_argument("--ab-rounds", type=int, default=5,
+                   help="alternating rounds of the single-device A/B (plain jit vs 1-device mesh)")
     p.add_argument("--no-force", action="store_true", help="do not force 4 CPU host devices")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
@@ -84,8 +112,8 @@ def main(argv=None) -> dict:
     if max(counts) > jax.device_count():
         p.error(f"--devices: only {jax.device_count()} devices here")
     e = args.envs_per_device
-    rows = [dict(time_iterations(e, None, args), mode="baseline")]
-    rows += [dict(time_iterations(e * n, n, args), mode="weak") for n in counts]
+    ab = single_device_ab(e * max(counts), args)
+    rows = [dict(time_iterations(e * n, n, args), mode="weak") for n in counts]
     rows += [dict(time_iterations(e * max(counts), n, args), mode="strong") for n in counts if n != max(counts)]
     weak1 = next(r for r in rows if r["mode"] == "weak" and r["devices"] == 1)["env_steps_per_s"]
     strong1 = next((r["env_steps_per_s"] for r in rows if r["mode"] == "strong" and r["devices"] == 1), None)
@@ -100,9 +128,9 @@ def main(argv=None) -> dict:
         print(f"{r['mode']:<9}{r['devices']:>8}{r['num_envs']:>7}{r['envs_per_device']:>9}"
               f"{r['env_steps_per_s']:>13.0f}{r['seconds_per_iteration']:>9.3f}"
               f"{(f'{eff:.2f}' if eff is not None else '-'):>7}")
-    single = rows[0]["env_steps_per_s"], rows[1]["env_steps_per_s"]
-    print(f"single device: plain jit {single[0]:.0f} vs 1-device mesh {single[1]:.0f} env steps/s "
-          f"(ratio {single[1] / single[0]:.2f})")
+    print(f"single device, {ab['num_envs']} envs, median of {ab['rounds']} alternating rounds: plain "
+          f"jit {ab['median_s']['plain_jit']:.3f} s/iteration, 1-device mesh "
+          f"{ab['median_s']['mesh_1']:.3f} s (mesh/plain steps/s {ab['mesh_over_plain_steps_per_s']:.2f})")
     import mujoco
     result = {"device": jax.devices()[0].device_kind, "backend": jax.default_backend(),
               "device_count": jax.device_count(), "forced_host_devices": "--xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""),
@@ -110,7 +138,7 @@ def main(argv=None) -> dict:
               "impl": build(with_values(TrainConfig(), impl=args.impl))[0].impl,
               "settings": {k: v for k, v in vars(args).items() if k != "out"},
               "command": "python benchmarks/scaling.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "single_device_mesh_vs_plain_jit": single[1] / single[0], "rows": rows}
+              "single_device_ab": ab, "rows": rows}
     out = Path(args.out or RESULTS / f"scaling_{jax.default_backend()}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))

@@ -19,6 +19,10 @@ that evaluation, top camera, with the step, success and plausibility flags).
 --resume continues from the newest checkpoint that loads (it names any it skips), bit-identical
 to an uninterrupted run. A larger --iterations keeps the run's learning-rate schedule: the rate
 decays over the first run's iterations, then stays at its final value.
+
+Every field of the run's `ppo.config.TrainConfig` (run, PPO, env, bridge) is a flag. The envs
+are split over all devices (--devices N: the first N); several hosts join with --coordinator,
+--num-processes, --process-id (or JAX's environment variables, or SLURM): README "Scaling out".
 """
 from __future__ import annotations
 
@@ -165,7 +169,7 @@ def start(cfg: TrainConfig, resume: bool, log=print):
             raise ValueError(f"--resume: {out} was trained by {was} process(es), this run has "
                              f"{jax.process_count()}: resume with {was} (the checkpoint's envs are "
                              "split over that many hosts)")
-    env, agent = build(cfg, schedule=schedule)
+    _, agent = build(cfg, schedule=schedule)
     mesh = sharding.make_mesh(run.devices)
     sharding.check_batch(cfg.ppo.num_envs, mesh.size)
     agent.rollout_base = sharding.per_shard_base(agent.base, mesh)
@@ -182,7 +186,7 @@ def start(cfg: TrainConfig, resume: bool, log=print):
                              f"--iterations > {int(ts.iteration)} to train further (the learning "
                              f"rate stays at its final value after the {schedule}-iteration schedule)")
         log_path = out / "metrics.jsonl"
-        if log_path.exists() and distributed.is_main():  # drop rows logged after the checkpoint: they are redone
+        if log_path.exists() and distributed.is_main():  # rows after the checkpoint are redone
             history = [row for row in map(json.loads, log_path.read_text().splitlines())
                        if row["iteration"] <= int(ts.iteration)]
             log_path.write_text("".join(json.dumps(row) + "\n" for row in history))
