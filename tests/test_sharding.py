@@ -39,6 +39,16 @@ def test_one_two_and_four_devices_train_the_same_parameters(tmp_path):
     assert not np.allclose(one[0], 0)  # trained, not an untouched initialisation
 
 
+def test_a_model_base_runs_once_per_device_on_its_envs():
+    """A host-callback base (as torch model bases are) under per_shard_base, 8 envs on 2 forced
+    devices: the host sees two batches of 4 (not one of 8), and the chunk is the same."""
+    out = subprocess.run([sys.executable, str(ROOT / "tests" / "sharded_callback.py")], env=_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["seen"] == [4, 4] and result["equal"] and result["out_devices"] == 2
+
+
 def test_envs_must_split_evenly_and_devices_exist():
     with pytest.raises(ValueError, match="multiple of the device count"):
         sharding.check_batch(6, 4)
