@@ -206,7 +206,7 @@ def torch_timed(fn, *args, repeats: int) -> float:
     return statistics.median(times)
 
 
-def bench_groot(size_name: str, batches, size: int, repeats: int) -> dict:
+def bench_groot(size_name: str, batches, size: int, repeats: int, train_envs: int) -> dict:
     """Per-chunk costs of LeRobot's GR00T N1.5 (random weights) through the bridge."""
     import os
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -252,8 +252,27 @@ def bench_groot(size_name: str, batches, size: int, repeats: int) -> dict:
               f"model {row['model_s'] * 1e3:8.1f} ms, bridged chunk {row['bridged_chunk_fast_s'] * 1e3:8.1f} ms, "
               f"bridge/model {row['bridge_share_of_model']:.2f}", flush=True)
     return {"size": size_name, "parameters": params, "build_s": build_s, "fast_vs_stock_max_abs": fast.worst,
+            "training_iteration": groot_training(fast, config, train_envs, size, max(1, repeats - 1)),
             "dtype": str(next(model.parameters()).dtype), "denoising_steps": config.denoising_steps,
             "render_size": size, "per_chunk": rows}
+
+
+def groot_training(fast, config: BridgeConfig, num_envs: int, size: int, repeats: int) -> dict:
+    """Env steps/s of one residual-PPO training iteration (rollout + update, jitted) with the
+    GR00T base through the bridge (fast path, chunk cache sync: one model call per 16 steps)."""
+    env = make()
+    base = model_base("lerobot-groot", env, fast, config, renderer=Renderer(env, CAMERAS, size),
+                      probe=False)
+    ppo = PPOConfig(num_envs=num_envs, num_minibatches=4, update_epochs=4)
+    agent = Agent(env, wrap_for_training(env), base, ppo, num_iterations=10)
+    ts = jax.jit(agent.init)(jax.random.PRNGKey(0))
+    iteration = jax.jit(agent.iteration)
+    seconds = timed(lambda t: iteration(t)[1], ts, repeats=repeats)
+    out = {"num_envs": num_envs, "unroll_length": ppo.unroll_length, "iteration_s": seconds,
+           "env_steps_per_s": num_envs * ppo.unroll_length / seconds}
+    print(f"training iteration with the GR00T base, {num_envs} envs: {seconds:.2f} s = "
+          f"{out['env_steps_per_s']:.0f} env steps/s", flush=True)
+    return out
 
 
 def fast_dir(fast) -> str:
@@ -283,7 +302,8 @@ def main() -> None:
                                           "gpu": torch.cuda.get_device_name() if device == "cuda" else None},
                   "transformers": transformers.__version__,
                   "lerobot": importlib.metadata.version("lerobot"),
-                  "gr00t": bench_groot(args.random_weights, args.batches, args.size, args.repeats)}
+                  "gr00t": bench_groot(args.random_weights, args.batches, args.size, args.repeats,
+                                       args.train_envs)}
         out = args.out or Path(__file__).parent / "results" / f"bridge_gr00t_{jax.default_backend()}.json"
         out.write_text(json.dumps(result, indent=1))
         print(f"wrote {out}")

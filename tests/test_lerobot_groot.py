@@ -16,7 +16,7 @@ pytest.importorskip("lerobot", reason="the [groot] extra (make install installs 
 
 from bridge import chunk_cache, lerobot_groot as lg  # noqa: E402
 from bridge.base import check_bridge, check_spec, make_base  # noqa: E402
-from bridge.torch_base import ChunkModel, default_stats, load_lerobot_groot, model_base  # noqa: E402
+from bridge.torch_base import ChunkModel, default_stats  # noqa: E402
 from bridge.units import LAYOUTS, BridgeConfig  # noqa: E402
 from mjx_env.config import EnvConfig  # noqa: E402
 from mjx_env.paper_return import PaperReturn, set_base  # noqa: E402
