@@ -39,8 +39,8 @@ base = BasePolicy("model", 16, 1.0, chunk, "sync", model=object())
 mesh = sharding.make_mesh(2)
 wrapped = sharding.per_shard_base(base, mesh)
 obs = jax.device_put(jp.arange(8 * 25, dtype=jp.float32).reshape(8, 25), NamedSharding(mesh, P("envs")))
-out = jax.jit(lambda o: wrapped.chunk(State(o)))(obs)
-calls = list(seen)
+out = jax.block_until_ready(jax.jit(lambda o: wrapped.chunk(State(o)))(obs))  # both shards ran
+calls = sorted(seen)
 want = np.repeat(np.asarray(obs)[:, None, :6], 16, axis=1)
 print(json.dumps({"seen": calls, "equal": bool(np.array_equal(np.asarray(out), want)),
                   "out_devices": len(out.sharding.device_set)}))
