@@ -14,7 +14,9 @@ length per env, reaches 0.8 (0 if the base alone already evaluates at >= 80%; nu
 within the budget). Each row keeps its training curve.
 
 Run: python benchmarks/base_vs_residual.py [--rows zero scripted bc] [--noise 0.005 0.01 0.02 0.05]
-[--impl jax|warp] [--num-envs 16 --iterations 150] [--out ...]
+[--impl jax|warp] [--num-envs 16 --iterations 150] [--action-scale 0.1] [--out ...]
+(--action-scale: the residual's rad per unit action with an active base, x alpha 0.7; the
+scripted:0.05 comparison of 0.05 and 0.1 is in results/base_vs_residual_scale*.json)
 Rows already in the --out JSON are kept unless run again; each row records its MJX impl.
 Writes benchmarks/results/base_vs_residual.json by default.
 """
@@ -38,7 +40,7 @@ import numpy as np  # noqa: E402
 from bridge.units import BridgeConfig  # noqa: E402
 from env_throughput import metadata, scene_settings  # noqa: E402
 from ppo.config import PPOConfig  # noqa: E402
-from ppo.evaluate import evaluate_policy  # noqa: E402
+from mjx_env import control  # noqa: E402
 from ppo.config import TrainConfig, with_values  # noqa: E402
 from ppo.train import train  # noqa: E402
 
@@ -66,18 +68,20 @@ def run_row(name: str, spec: str, args, bridge: BridgeConfig, horizon: int | Non
     """Train residual PPO on base `spec`, evaluate alone and with the residual; one JSON row."""
     print(f"\n=== {name}: --base {spec} ===", flush=True)
     start = time.monotonic()
+    scale = {} if args.action_scale is None else {"action_scale": args.action_scale}
     with tempfile.TemporaryDirectory() as tmp:
         cfg = with_values(TrainConfig(ppo=ppo_config(args), bridge=bridge), base=spec,
                           base_horizon=horizon, iterations=args.iterations, seed=args.seed,
                           impl=args.impl, checkpoint_every=args.iterations,
-                          eval_episodes=args.episodes, out=tmp)
+                          eval_episodes=args.episodes, video=0, out=tmp, **scale)
         agent, ts, history = train(cfg)
-    result = evaluate_policy(agent, ts, args.episodes)
+        result = json.loads((Path(tmp) / "eval.json").read_text())  # train's fixed-seed evaluation
     alone, plus = result["base_alone"], result["base_plus_residual"]
     length, unroll = agent.env.config.episode_length, agent.cfg.unroll_length
     to80 = 0 if alone["success_rate"] >= 0.8 else steps_to(
         history, -(-length // unroll), args.num_envs * length)
     row = {"base": spec, "impl": agent.env.impl, "horizon": agent.base.horizon,
+           "residual_scale_rad": control.residual_scale(agent.env.config, agent.base.active),
            "env_steps": int(ts.env_steps),
            "base_alone": alone, "base_plus_residual": plus, "env_steps_to_80pct": to80,
            "base_calls_per_step": float(np.mean([h["base_calls_per_step"] for h in history])),
@@ -144,6 +148,8 @@ def main() -> None:
     # the residual from undoing a good base early on (README "PPO"; measured on scripted).
     p.add_argument("--learning-rate", type=float, default=3e-4)
     p.add_argument("--init-log-std", type=float, default=-2.0)
+    p.add_argument("--action-scale", type=float, default=None,
+                   help="rad per unit residual with an active base (default: EnvConfig's)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "base_vs_residual.json")
     args = p.parse_args()
     if "bc" in args.rows and not Path(args.bc_weights).exists():
@@ -163,7 +169,9 @@ def main() -> None:
         result = {**metadata(), "scene": scene_settings(), "settings": {
             "iterations": args.iterations, "num_envs": args.num_envs,
             "unroll_length": cfg.unroll_length, "learning_rate": cfg.learning_rate,
-            "init_log_std": cfg.init_log_std, "episodes": args.episodes, "seed": args.seed,
+            "init_log_std": cfg.init_log_std,
+            "action_scale": args.action_scale or TrainConfig().env.action_scale,
+            "episodes": args.episodes, "seed": args.seed,
             "eval_seed": 1234}, "rows": rows}
         args.out.write_text(json.dumps(result, indent=1))  # after every row: nothing lost
     print_table(rows)

@@ -33,8 +33,12 @@ class EnvConfig:
     ctrl_dt: float = 1.0 / 30.0  # s, control period: the recordings' 30 fps
     sim_dt: float = 1.0 / 360.0  # s, physics step: 12 substeps per control step (README "Contact")
     episode_length: int = 300  # control steps (10 s) before truncation
-    # Action: target = base + alpha * action_scale * clip(action, -1, 1), clipped to joint ranges.
-    action_scale: float = 0.05  # rad per unit action
+    # Action (mjx_env.control): target = base + alpha * scale * clip(action, -1, 1), clipped to
+    # the joint ranges. With an active base, `base` is its target and the residual an offset from
+    # it (scale `action_scale`); with none (zero base), `base` is the previous target and the
+    # action a step from it (scale `hold_action_scale`).
+    action_scale: float = 0.1  # rad per unit action: offset from an active base's target
+    hold_action_scale: float = 0.05  # rad per unit action and control step: no active base
     alpha: float = 0.7
     # Servo speed cap (STS3215 no-load 45 RPM ~ 4.7 rad/s): the setpoint moves at most
     # max_joint_speed * ctrl_dt per control step towards the target (mjx_env.control).
@@ -111,8 +115,9 @@ def validate(config: EnvConfig) -> EnvConfig:
         raise ValueError(f"ctrl_dt / sim_dt must be a whole number of substeps, got {ratio:.4f}")
     if config.episode_length < 1:
         raise ValueError(f"episode_length must be >= 1 step, got {config.episode_length}")
-    if not config.action_scale > 0 or not config.alpha >= 0:
-        raise ValueError(f"need action_scale > 0 and alpha >= 0, got {config.action_scale}, {config.alpha}")
+    if not (config.action_scale > 0 and config.hold_action_scale > 0 and config.alpha >= 0):
+        raise ValueError(f"need action_scale > 0, hold_action_scale > 0 and alpha >= 0, got "
+                         f"{config.action_scale}, {config.hold_action_scale}, {config.alpha}")
     if not config.max_joint_speed > 0:
         raise ValueError(f"max_joint_speed must be > 0 rad/s, got {config.max_joint_speed}")
     if not (config.implausible_depth > 0 and config.implausible_lift > 0):

@@ -1,8 +1,11 @@
 """The control law and the servo model: the one place that turns actions into joint targets.
 
-    target = clip(base + alpha * action_scale * clip(action, -1, 1), joint ranges)   (policy)
+    target = clip(base + scale * clip(action, -1, 1), joint ranges)                   (policy)
     setpoint = previous + clip(target - previous, -max_step, max_step)               (servo)
 
+`scale` (`residual_scale`) is alpha x action_scale when a base is active (the residual is an
+offset from the base's target) and alpha x hold_action_scale when none is (zero base: `base` is
+the previous target, so the action is a step from it).
 `joint_target` is the policy's law (the env, the export and the trainer-free loader use it);
 `rate_limit` models the servo's speed limit in the env (a real STS3215 caps it in hardware:
 no-load 45 RPM ~ 4.7 rad/s), so a deployed policy sends `joint_target` unchanged.
@@ -13,10 +16,23 @@ from __future__ import annotations
 import jax.numpy as jp
 
 
-def joint_target(base, action, alpha: float, action_scale: float, lower, upper):
+def mode_action_scale(config, base_active):
+    """`config.action_scale` where a base is active, else `config.hold_action_scale` (rad per unit
+    action). `base_active`: a Python number (-> float) or an array of 0/1 flags (-> array)."""
+    if isinstance(base_active, (bool, int, float)):
+        return config.action_scale if base_active else config.hold_action_scale
+    return jp.where(base_active > 0, config.action_scale, config.hold_action_scale)
+
+
+def residual_scale(config, base_active):
+    """Rad per unit residual action: alpha x `mode_action_scale(config, base_active)`."""
+    return config.alpha * mode_action_scale(config, base_active)
+
+
+def joint_target(base, action, scale, lower, upper):
     """Absolute joint target (..., 6) rad for a base target (..., 6) rad and a residual action
-    (..., 6) in [-1, 1] (clipped here)."""
-    return jp.clip(base + alpha * action_scale * jp.clip(action, -1.0, 1.0), lower, upper)
+    (..., 6) in [-1, 1] (clipped here); `scale` rad per unit action (`residual_scale`)."""
+    return jp.clip(base + scale * jp.clip(action, -1.0, 1.0), lower, upper)
 
 
 def rate_limit(target, previous, max_step):

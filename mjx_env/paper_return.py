@@ -8,11 +8,12 @@ backends work: `impl="jax"` and `impl="warp"`. With `impl="warp"`, reset a batch
 keys (not `jax.vmap(env.reset)`, which would size the contact buffer for one env).
 
 Control (30 Hz, `n_substeps` physics steps each; `mjx_env.control`):
-    target = base + alpha * action_scale * clip(action, -1, 1), clipped to the joint ranges,
+    target = base + scale * clip(action, -1, 1), clipped to the joint ranges,
     then rate-limited to `max_joint_speed` (the servo's speed) from the previous setpoint,
 where `base` (6,) rad is `info["base_target"]` when `info["base_active"]` is 1, else the previous
-setpoint (so a driver that sets no base holds the pose; at reset that is the initial arm
-pose). `set_base` writes both keys. Actions must have shape (6,) per env; NaN/Inf entries are
+setpoint (so a driver that sets no base holds the pose; at reset that is the initial arm pose),
+and `scale` is alpha x action_scale with an active base, alpha x hold_action_scale without.
+`set_base` writes both keys. Actions must have shape (6,) per env; NaN/Inf entries are
 replaced by 0 and counted in `metrics["nan_action"]` (never passed to the physics).
 """
 from __future__ import annotations
@@ -173,8 +174,8 @@ class PaperReturn(mjx_env.MjxEnv):
         action = jp.clip(jp.where(finite, action, 0.0), -1.0, 1.0)
         info = dict(state.info)
         base = jp.where(info["base_active"] > 0, info["base_target"], info["last_target"])
-        target = control.joint_target(base, action, cfg.alpha, cfg.action_scale,
-                                      self.joint_lower, self.joint_upper)
+        scale = control.residual_scale(cfg, info["base_active"])
+        target = control.joint_target(base, action, scale, self.joint_lower, self.joint_upper)
         target = control.rate_limit(target, info["last_target"], self._max_step)
         model = self.model_for(info["dr"])
         data, deepest, highest = self._physics(model, state.data, target)

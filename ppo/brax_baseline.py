@@ -2,7 +2,7 @@
 
 Shows the env runs under Brax's PPO unchanged, and is the peer the project's residual PPO is
 measured against. With no base policy the policy's action moves the held joint target:
-target_t = target_{t-1} + alpha * action_scale * action.
+target_t = target_{t-1} + alpha * hold_action_scale * action.
 
     python -m ppo.brax_baseline --num-envs 16 --timesteps 20000      # CPU, a couple of minutes
 

@@ -148,7 +148,11 @@ def manifest(checkpoint: Path, config: dict, env: PaperReturn, base: dict, hidde
                     "converting to and from the robot's units is the bridge's job",
             "control_law": "target = clip(base_action + alpha * action_scale * residual, "
                            "joint_lower, joint_upper)",
-            "alpha": cfg.alpha, "action_scale": cfg.action_scale,
+            "alpha": cfg.alpha,
+            "action_scale": control.mode_action_scale(cfg, base["active"]),
+            "action_scale_note": "rad per unit residual: an offset from the base's target with an "
+                                 "active base (env action_scale), a step from the previous target "
+                                 "without one (env hold_action_scale)",
             "joint_lower": [float(x) for x in env.joint_lower],
             "joint_upper": [float(x) for x in env.joint_upper],
             "control_hz": round(1.0 / cfg.ctrl_dt, 6),
@@ -210,7 +214,7 @@ def verify(policy: pol.Policy, exported, ppo: PPOConfig, params: dict, stats: Ru
                               maxval=policy.joint_upper)
     x = normalize(stats, jp.concatenate([obs, base * policy.base_active], axis=-1))
     mean, _, _ = ActorCritic(hidden=ppo.hidden, init_log_std=ppo.init_log_std).apply(params, x)
-    want = control.joint_target(base, networks.squash(mean), 1.0, policy.scale, policy.joint_lower,
+    want = control.joint_target(base, networks.squash(mean), policy.scale, policy.joint_lower,
                                 policy.joint_upper)
     errs = {name: float(jp.abs(fn(obs, base) - want).max())
             for name, fn in (("policy", policy), ("jax.export", exported))}
@@ -238,7 +242,7 @@ def write(checkpoint: Path, tmp: Path, log=print) -> dict:
     base = base_identity(run, env)
     params, stats = restore_params(checkpoint, ppo)
     log(f"checkpoint {checkpoint}: base {base['name']}, hidden {list(ppo.hidden)}, "
-        f"alpha {env_cfg.alpha}, action_scale {env_cfg.action_scale} rad")
+        f"alpha {env_cfg.alpha}, action_scale {control.mode_action_scale(env_cfg, base['active'])} rad")
     tree = saved_tree(params, stats, ppo.hidden)
     ckpt = ocp.StandardCheckpointer()
     ckpt.save(tmp / pol.PARAMS_DIR, tree)

@@ -75,7 +75,7 @@ _residual = jax.jit(residual, static_argnames="hidden")
 def joint_target(actor, stats, lower, upper, obs, base_action, *, hidden, scale, base_active):
     """Joint target (..., 6) rad of obs (..., 25) and base action (..., 6) rad, float32."""
     r = residual(actor, stats, obs, base_action * base_active, hidden=hidden)
-    return control.joint_target(base_action, r, 1.0, scale, lower, upper)
+    return control.joint_target(base_action, r, scale, lower, upper)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import ppo.export as export_mod
+from mjx_env import control
 from ppo.checkpoint import latest_checkpoint
 from ppo.export import export, jax_exported, main
 from ppo.policy import ExportError, integrity_record, load, load_exported, to_torch
@@ -57,7 +58,8 @@ def trainer_target(agent, ts):
     @jax.jit
     def target(params, stats, obs, base):
         residual = agent.deterministic_residual(params, stats, obs, base * agent.base.active)
-        return jp.clip(base + cfg.alpha * cfg.action_scale * residual, env.joint_lower, env.joint_upper)
+        return jp.clip(base + control.residual_scale(cfg, agent.base.active) * residual,
+                       env.joint_lower, env.joint_upper)
     return lambda obs, base: target(ts.params, ts.stats, obs, base)
 
 

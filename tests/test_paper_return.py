@@ -26,6 +26,7 @@ def fixed_actions(n, steps=T_COMPARE, seed=3):
     (dict(sim_dt=0.007), "whole number of substeps"),
     (dict(episode_length=0), "episode_length"),
     (dict(action_scale=-0.1), "action_scale"),
+    (dict(hold_action_scale=0.0), "hold_action_scale"),
     (dict(paper_distance=(0.1, 0.05)), "paper_distance"),
     (dict(randomization=RandomizationConfig(kp_scale=(1.2, 0.8))), "kp_scale"),
     (dict(solver_iterations=0), "solver_iterations"),
@@ -111,19 +112,24 @@ def test_reset_places_paper_outside_square_within_reach(jax_batch):
 
 def test_control_law_base_plus_scaled_residual(jax_batch):
     """target = base + alpha * scale * action, clipped, at most max_joint_speed * ctrl_dt from the
-    previous setpoint; no base = hold the previous setpoint."""
+    previous setpoint; no base = a step of alpha * hold_action_scale from the previous setpoint,
+    an active base = an offset of alpha * action_scale from its target."""
     env, n = jax_batch.env, jax_batch.num_envs
+    cfg = env.config
+    assert cfg.action_scale != cfg.hold_action_scale  # else this test cannot tell them apart
     state = jax_batch.place(paper_at(0.2, 0.1))
     action = np.tile(np.array([1.0, -1.0, 0.5, 0.0, 3.0, -0.2], np.float32), (n, 1))
+    home = np.array(cfg.home_qpos, np.float32)
     held = jax_batch.step(state, action)
-    scale = env.config.alpha * env.config.action_scale
-    expect = np.array(env.config.home_qpos) + scale * np.clip(action[0], -1, 1)
+    expect = home + cfg.alpha * cfg.hold_action_scale * np.clip(action[0], -1, 1)
     np.testing.assert_allclose(held.info["last_target"][0], expect, atol=1e-6)
+    offset = jax_batch.step(set_base(state, np.tile(home, (n, 1))), action)
+    expect = home + cfg.alpha * cfg.action_scale * np.clip(action[0], -1, 1)
+    np.testing.assert_allclose(offset.info["last_target"][0], expect, atol=1e-6)
 
     base = np.tile(np.array([0.0, 5.0, 0.0, 0.0, 0.0, 0.0], np.float32), (n, 1))  # beyond range
     max_step = env.config.max_joint_speed * env.config.ctrl_dt  # 4.7 rad/s: 0.157 rad per step
     moved = jax_batch.step(set_base(state, base), np.zeros((n, 6), np.float32))
-    home = env.config.home_qpos
     np.testing.assert_allclose(moved.info["last_target"][:, 1], home[1] + max_step, atol=1e-6)
     np.testing.assert_allclose(moved.info["last_target"][:, 0], home[0], atol=1e-6)
     assert float(moved.obs[0, 1] - state.obs[0, 1]) > 0.02  # shoulder_lift moved towards it
