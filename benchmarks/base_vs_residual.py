@@ -41,6 +41,7 @@ from bridge.units import BridgeConfig  # noqa: E402
 from env_throughput import metadata, scene_settings  # noqa: E402
 from ppo.config import PPOConfig  # noqa: E402
 from mjx_env import control  # noqa: E402
+from ppo.evaluate import evaluate_policy  # noqa: E402
 from ppo.config import TrainConfig, with_values  # noqa: E402
 from ppo.train import train  # noqa: E402
 
@@ -73,9 +74,9 @@ def run_row(name: str, spec: str, args, bridge: BridgeConfig, horizon: int | Non
         cfg = with_values(TrainConfig(ppo=ppo_config(args), bridge=bridge), base=spec,
                           base_horizon=horizon, iterations=args.iterations, seed=args.seed,
                           impl=args.impl, checkpoint_every=args.iterations,
-                          eval_episodes=args.episodes, video=0, out=tmp, **scale)
+                          eval_episodes=args.episodes, out=tmp, **scale)
         agent, ts, history = train(cfg)
-        result = json.loads((Path(tmp) / "eval.json").read_text())  # train's fixed-seed evaluation
+    result = evaluate_policy(agent, ts, args.episodes)
     alone, plus = result["base_alone"], result["base_plus_residual"]
     length, unroll = agent.env.config.episode_length, agent.cfg.unroll_length
     to80 = 0 if alone["success_rate"] >= 0.8 else steps_to(
