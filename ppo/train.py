@@ -303,7 +303,10 @@ def parse(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     notes = {"base": f"base policy: {' | '.join(BASES)}", **per_device,
              "base_horizon": "control steps per base chunk (None: scripted 1, models 16)",
              "base_refresh": "chunk cache rule, per_env | sync (None: models sync)",
-             "devices": "devices to split the envs over (None: all, every process's)"}
+             "devices": "devices to split the envs over (None: all, every process's)",
+             "alpha": "residual weight: target = base + alpha x scale x residual",
+             "action_scale": "rad per unit residual, an offset from an active base's target",
+             "hold_action_scale": "rad per unit residual and step, zero base (no active base)"}
     titles = {"run": "the run (ppo.config.RunConfig)", "ppo": "PPO (ppo.config.PPOConfig)",
               "env": "the env (mjx_env.config.EnvConfig; --randomization-*: its randomisation)",
               "bridge": "torch / GR00T bases (bridge.units.BridgeConfig)"}
