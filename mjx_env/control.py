@@ -13,15 +13,16 @@ Shapes: anything broadcastable to (..., 6); radians.
 """
 from __future__ import annotations
 
+import jax
 import jax.numpy as jp
 
 
 def mode_action_scale(config, base_active):
     """`config.action_scale` where a base is active, else `config.hold_action_scale` (rad per unit
-    action). `base_active`: a Python number (-> float) or an array of 0/1 flags (-> array)."""
-    if isinstance(base_active, (bool, int, float)):
-        return config.action_scale if base_active else config.hold_action_scale
-    return jp.where(base_active > 0, config.action_scale, config.hold_action_scale)
+    action). `base_active`: a JAX array of 0/1 flags (-> array, traceable) or a number (-> float)."""
+    if isinstance(base_active, jax.Array):
+        return jp.where(base_active > 0, config.action_scale, config.hold_action_scale)
+    return config.action_scale if float(base_active) > 0 else config.hold_action_scale
 
 
 def residual_scale(config, base_active):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import Batch, paper_at
-from mjx_env import randomize
+from mjx_env import control, randomize
 from mjx_env.config import EnvConfig, RandomizationConfig
 from mjx_env.paper_return import PaperReturn, make, set_base
 from mjx_env.wrappers import wrap_for_training
@@ -138,12 +138,21 @@ def test_control_law_base_plus_scaled_residual(jax_batch):
     np.testing.assert_allclose(moved.info["last_target"][:, 1], float(env.joint_upper[1]), atol=1e-6)
 
 
+def test_residual_scale_follows_the_base_mode():
+    """One rule for the scale: alpha x action_scale with an active base, alpha x hold_action_scale
+    without; numbers give floats (the export), arrays give per-env scales (the env, traced)."""
+    cfg = EnvConfig(alpha=0.5, action_scale=0.2, hold_action_scale=0.04)
+    assert control.residual_scale(cfg, 1.0) == pytest.approx(0.1)
+    assert control.residual_scale(cfg, np.float32(0.0)) == pytest.approx(0.02)
+    per_env = jax.jit(lambda a: control.residual_scale(cfg, a))(jp.array([0.0, 1.0, 0.0]))
+    np.testing.assert_allclose(np.asarray(per_env), [0.02, 0.1, 0.02], rtol=1e-6)
+
+
 def test_servo_speed_cap_is_configurable():
-    from mjx_env.control import rate_limit
     assert EnvConfig().max_joint_speed == pytest.approx(4.7)  # STS3215 no-load 45 RPM
     with pytest.raises(ValueError, match="max_joint_speed"):
         PaperReturn(EnvConfig(max_joint_speed=0.0))
-    out = np.asarray(rate_limit(jp.array([1.0, -1.0, 0.05]), jp.zeros(3), 0.1))
+    out = np.asarray(control.rate_limit(jp.array([1.0, -1.0, 0.05]), jp.zeros(3), 0.1))
     np.testing.assert_allclose(out, [0.1, -0.1, 0.05])
 
 
