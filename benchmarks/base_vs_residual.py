@@ -15,8 +15,8 @@ within the budget). Each row keeps its training curve.
 
 Run: python benchmarks/base_vs_residual.py [--rows zero scripted bc] [--noise 0.005 0.01 0.02 0.05]
 [--impl jax|warp] [--num-envs 16 --iterations 150] [--action-scale 0.1] [--out ...]
-(--action-scale: the residual's rad per unit action with an active base, x alpha 0.7; the
-scripted:0.05 comparison of 0.05 and 0.1 is in results/base_vs_residual_scale*.json)
+(--action-scale: the residual's rad per unit action with an active base, x alpha 0.7; rows at
+0.05 and 0.1 are in results/base_vs_residual_scale{0.05,0.1}.json)
 Rows already in the --out JSON are kept unless run again; each row records its MJX impl.
 Writes benchmarks/results/base_vs_residual.json by default.
 """

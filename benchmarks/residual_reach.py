@@ -39,22 +39,22 @@ from mjx_env.rollout import evaluate, plausibility_summary, rate_with_ci  # noqa
 
 def run(noise: float, reach: float, episodes: int, seed: int, impl: str | None) -> dict:
     """One row: `episodes` fixed-seed episodes of scripted:<noise> + the oracle of `reach` rad."""
-    base_cfg = EnvConfig(impl=impl)
-    cfg = dataclasses.replace(base_cfg, action_scale=max(reach, 1e-9) / base_cfg.alpha)
+    cfg = EnvConfig(impl=impl)
+    if reach:
+        cfg = dataclasses.replace(cfg, action_scale=reach / cfg.alpha)
     env = PaperReturn(cfg)
     expert, noisy = ScriptedExpert(env), make_base(f"scripted:{noise}", env)
-    scale = control.residual_scale(cfg, 1.0)
 
     def base(state):  # one env: the bridge's batched chunk on a batch of one, first step
         return noisy.chunk(jax.tree_util.tree_map(lambda x: x[None], state))[0, 0]
 
-    def oracle(state):
-        if reach == 0:
-            return jp.zeros(6)
-        return jp.clip((expert(state) - base(state)) / scale, -1.0, 1.0)
+    def oracle(state):  # `evaluate` has set this step's noisy base target before calling it
+        offset = expert(state) - state.info["base_target"]
+        return jp.clip(offset / control.residual_scale(cfg, 1.0), -1.0, 1.0)
     t0 = time.perf_counter()
-    result = evaluate(env, base, episodes, seed=seed, action=oracle)
-    return {"noise": noise, "reach": reach, "alpha": cfg.alpha, "action_scale": cfg.action_scale if reach else None,
+    result = evaluate(env, base, episodes, seed=seed, action=oracle if reach else None)
+    return {"noise": noise, "reach": reach, "alpha": cfg.alpha,
+            "action_scale": cfg.action_scale if reach else None,
             "episodes": episodes, "seed": seed, "impl": env.impl,
             "seconds": time.perf_counter() - t0,
             "success": rate_with_ci(result["success"]),
