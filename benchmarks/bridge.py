@@ -11,15 +11,16 @@ What it measures (medians of --repeats timed calls after a warm-up; everything j
   4. one full residual-PPO training iteration (rollout + update) with the CNN base: per-step
      querying vs the chunk cache (sync); the speed-up is their time ratio in the same run.
 
-GR00T N1.5 (`--base lerobot-groot --random-weights tiny|full`): LeRobot's real architecture
-with random weights (bridge.lerobot_groot), per chunk at each of --batches: render, hand-off
+GR00T N1.5 (`--base gr00t --random-weights tiny|full`): LeRobot's real architecture with random
+weights, written as an Isaac-format checkpoint (bridge.gr00t_checkpoint.write_random_checkpoint)
+and loaded like a real one (bridge.gr00t), per chunk at each of --batches: render, hand-off
 (render + DLPack + a null model, minus render), preprocessing (fast path on the device; stock
 path on the host), the model's get_action, and the whole bridged chunk with the fast path;
 the bridge's share = (render + hand-off + fast preprocessing) / model. Writes
 benchmarks/results/bridge_gr00t_<cpu|gpu>.json. On one GPU (bf16, the N1.5-3B shapes):
-  XLA_PYTHON_CLIENT_MEM_FRACTION=0.3 python benchmarks/bridge.py --base lerobot-groot \
+  XLA_PYTHON_CLIENT_MEM_FRACTION=0.3 python benchmarks/bridge.py --base gr00t \
       --random-weights full --batches 64 256 1024
-On this CPU: python benchmarks/bridge.py --base lerobot-groot --random-weights tiny
+On this CPU: python benchmarks/bridge.py --base gr00t --random-weights tiny
 
 Run: `python benchmarks/bridge.py` (CPU defaults are small), e.g. on a GPU
   python benchmarks/bridge.py --batches 256 1024 4096 --chunk-envs 1024 --train-envs 1024
@@ -207,22 +208,22 @@ def torch_timed(fn, *args, repeats: int) -> float:
 
 
 def bench_groot(size_name: str, batches, size: int, repeats: int, train_envs: int) -> dict:
-    """Per-chunk costs of LeRobot's GR00T N1.5 (random weights) through the bridge."""
+    """Per-chunk costs of GR00T N1.5 (random weights, Isaac format) through the bridge."""
     import os
+    import tempfile
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from bridge import lerobot_groot as lg
+    from bridge import gr00t
     from bridge.dlpack import to_torch
-    from bridge.torch_base import load_lerobot_groot
     from mjx_env.config import EnvConfig
     from mjx_env.paper_return import PaperReturn
     config = BridgeConfig(render_size=size, random_weights=size_name, gr00t_fast=True)
     tick = time.perf_counter()
-    fast = load_lerobot_groot("", config)
+    fast = gr00t.load(tempfile.mkdtemp(prefix="gr00t_bench_"), config)
     build_s = time.perf_counter() - tick
     model = fast.model
-    stock = lg.StockLeRobotGr00t(model, fast_dir(fast), config.key_layout())
+    stock = gr00t.StockGr00t(fast.ckpt, model, fast.tokenizer)
     params = sum(p.numel() for p in model.parameters())
-    print(f"lerobot-groot {size_name}: {params / 1e6:.2f}M parameters, built in {build_s:.1f} s, "
+    print(f"gr00t {size_name}: {params / 1e6:.2f}M parameters, built in {build_s:.1f} s, "
           f"{next(model.parameters()).dtype}", flush=True)
     layout, units = config.key_layout(), config.joint_units()
     env = PaperReturn(EnvConfig())
@@ -243,7 +244,7 @@ def bench_groot(size_name: str, batches, size: int, repeats: int, train_envs: in
         row["preprocess_stock_s"] = torch_timed(stock.prepare, obs, repeats=repeats)
         inputs = fast.prepare(obs)
         row["model_s"] = torch_timed(model.get_action, inputs, repeats=repeats)
-        base = model_base("lerobot-groot", env, fast, config, renderer=renderer, probe=b == batches[0])
+        base = model_base("gr00t", env, fast, config, renderer=renderer, probe=b == batches[0])
         row["bridged_chunk_fast_s"] = timed(jax.jit(base.chunk), state, repeats=repeats)
         row["bridge_share_of_model"] = (row["render_s"] + row["handoff_s"] + row["preprocess_fast_s"]) / row["model_s"]
         rows.append(row)
@@ -261,7 +262,7 @@ def groot_training(fast, config: BridgeConfig, num_envs: int, size: int, repeats
     """Env steps/s of one residual-PPO training iteration (rollout + update, jitted) with the
     GR00T base through the bridge (fast path, chunk cache sync: one model call per 16 steps)."""
     env = make()
-    base = model_base("lerobot-groot", env, fast, config, renderer=Renderer(env, CAMERAS, size),
+    base = model_base("gr00t", env, fast, config, renderer=Renderer(env, CAMERAS, size),
                       probe=False)
     ppo = PPOConfig(num_envs=num_envs, num_minibatches=4, update_epochs=4)
     agent = Agent(env, wrap_for_training(env), base, ppo, num_iterations=10)
@@ -275,10 +276,6 @@ def groot_training(fast, config: BridgeConfig, num_envs: int, size: int, repeats
     return out
 
 
-def fast_dir(fast) -> str:
-    return str(Path(fast.tokenizer.name_or_path).parent)
-
-
 def main() -> None:
     gpu = jax.default_backend() == "gpu"
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -290,12 +287,12 @@ def main() -> None:
     p.add_argument("--episode-length", type=int, default=100)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", type=Path)
-    p.add_argument("--base", choices=("cnn", "lerobot-groot"), default="cnn",
-                   help="cnn: the CNN chunk policy study (default); lerobot-groot: GR00T N1.5")
+    p.add_argument("--base", choices=("cnn", "gr00t"), default="cnn",
+                   help="cnn: the CNN chunk policy study (default); gr00t: GR00T N1.5 (random weights)")
     p.add_argument("--random-weights", choices=("tiny", "full"), default="tiny")
     args = p.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    if args.base == "lerobot-groot":
+    if args.base == "gr00t":
         import importlib.metadata
         import transformers
         result = {**metadata(), "torch": {"version": torch.__version__, "device": device,

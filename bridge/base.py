@@ -10,11 +10,13 @@ in a `bridge.chunk_cache.ChunkCache` and consumes one entry per control step.
                              nn.Module, `<weights>` a .safetensors/.pt state dict (config from a
                              JSON file of the same stem, if any); it sees rendered frames + state
                              in the GR00T key layout (bridge.units) and returns GR00T's output
-  gr00t:<model_path>         Isaac-GR00T's Gr00tPolicy in this process (bridge.gr00t)
+  gr00t:<hub id | dir>       a GR00T N1.5 checkpoint in its own format (Isaac-GR00T or
+                             LeRobot, detected), run with LeRobot's pip model code in this
+                             process (bridge.gr00t, bridge.gr00t_checkpoint); a hub id comes
+                             through the Hugging Face cache. --random-weights tiny|full writes
+                             an Isaac-format random checkpoint (to <dir>, or a temporary one
+                             for `gr00t` alone) and loads it the same way
   gr00t-server:<host>:<port> a GR00T inference server in another process (bridge.server)
-  lerobot-groot:<dir>        LeRobot's GR00T N1.5 model code on a local model directory
-                             (bridge.lerobot_groot); `lerobot-groot` alone with
-                             --random-weights tiny|full builds the architecture offline
 
 Model bases (torch, gr00t*) render frames and call torch only inside the chunk refresh, so the
 model runs once per chunk; torch is imported only when one is asked for.
@@ -33,8 +35,8 @@ import jax.numpy as jp
 from bridge.units import CHUNK_HORIZON, BridgeConfig
 from mjx_env.expert import ScriptedExpert
 
-BASES = ("zero", "scripted", "scripted:<noise>", "torch:<module>:<weights>", "gr00t:<model_path>",
-         "gr00t-server:<host>:<port>", "lerobot-groot:<dir>", "lerobot-groot (--random-weights)")
+BASES = ("zero", "scripted", "scripted:<noise>", "torch:<module>:<weights>", "gr00t:<hub id | dir>",
+         "gr00t (--random-weights)", "gr00t-server:<host>:<port>")
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def make_base(spec: str, env, horizon: int | None = None, refresh: str | None = 
             return jp.repeat(target[:, None, :], h, axis=1)
 
         return BasePolicy(spec, h, 1.0, chunk, refresh or "per_env")
-    if kind in ("torch", "gr00t", "gr00t-server") and rest or kind == "lerobot-groot":
+    if kind in ("torch", "gr00t-server") and rest or kind == "gr00t":
         check_bridge(spec, config)
         from bridge import torch_base  # torch only from here on
         model = torch_base.load_model(kind, rest, config)
@@ -79,8 +81,8 @@ def make_base(spec: str, env, horizon: int | None = None, refresh: str | None = 
 
 def check_spec(spec: str) -> str:
     """`spec` if `make_base` can build it, else ValueError naming the problem: the kind is known,
-    its argument parses, a torch module imports and has `build`, a weights file or GR00T
-    checkpoint directory exists. Nothing is built or loaded (a torch module is imported)."""
+    its argument parses, a torch module imports and has `build`, a weights file exists, a GR00T
+    source is a directory or a hub id. Nothing is built or loaded (a torch module is imported)."""
     kind, _, rest = spec.partition(":")
     if kind == "zero" and not rest:
         return spec
@@ -98,54 +100,50 @@ def check_spec(spec: str) -> str:
         if weights and not Path(weights).is_file():
             raise ValueError(f"--base {spec}: weights file {weights} does not exist")
         return spec
-    if kind == "gr00t" and rest:
-        if not Path(rest).is_dir():
-            raise ValueError(f"--base {spec}: GR00T checkpoint directory {rest} not found (the "
-                             "model hub is not reachable: pass a local path)")
+    if kind == "gr00t":
+        if rest and not Path(rest).is_dir() and not _hub_id(rest):
+            raise ValueError(f"--base {spec}: GR00T checkpoint directory {rest} not found (and it "
+                             "is not a hub id org/name[@revision])")
         return spec
     if kind == "gr00t-server":
         server_address(rest)
         return spec
     if kind == "lerobot-groot":
-        if rest and not Path(rest).is_dir():
-            raise ValueError(f"--base {spec}: model directory {rest} not found (the model hub is "
-                             "not reachable: pass a local directory)")
-        return spec
+        from bridge.lerobot_groot import LEGACY_SPEC
+        raise ValueError(LEGACY_SPEC)
     raise ValueError(f"unknown base {spec!r}: expected one of {', '.join(BASES)}")
 
 
 def check_bridge(spec: str, config: BridgeConfig) -> BridgeConfig:
     """`config` if it fits the base `spec`, else ValueError naming the problem; run it with
     `check_spec` before anything is built or compiled. The bridge fields' own ranges
-    (`BridgeConfig.validate`), --random-weights only with lerobot-groot (and lerobot-groot with
-    neither a directory nor --random-weights refused), --gr00t-fast only with a GR00T base,
-    the files the chosen GR00T path needs (a model directory's contents; metadata.json for
-    gr00t's fast path), and the [groot] extra installed for lerobot-groot."""
+    (`BridgeConfig.validate`), --random-weights and --gr00t-fast only with gr00t, the [groot]
+    extra installed, and for gr00t the checkpoint itself (bridge.gr00t.checkpoint_for: found
+    or downloaded, its format's files, the requested embodiment, its keys against --layout,
+    its frame resolution against --render-size) and its Eagle assets in LeRobot's cache. A
+    --random-weights checkpoint is written here."""
     config.validate()
     kind, _, rest = spec.partition(":")
-    if config.random_weights and kind != "lerobot-groot":
-        raise ValueError(f"--random-weights is for --base lerobot-groot, not {spec}")
-    if config.gr00t_fast and kind not in ("gr00t", "lerobot-groot"):
-        raise ValueError(f"--gr00t-fast is for --base gr00t:<path> or lerobot-groot, not {spec}")
-    if kind == "gr00t" and rest and config.gr00t_fast:
-        meta = Path(rest) / "experiment_cfg" / "metadata.json"
-        if not meta.is_file():
-            raise ValueError(f"--gr00t-fast needs {meta} (the checkpoint's normalisation "
-                             "statistics); without it, leave --gr00t-fast off")
     if kind == "lerobot-groot":
+        from bridge.lerobot_groot import LEGACY_SPEC
+        raise ValueError(LEGACY_SPEC)
+    if config.random_weights and kind != "gr00t":
+        raise ValueError(f"--random-weights is for --base gr00t[:<dir>], not {spec}")
+    if config.gr00t_fast and kind != "gr00t":
+        raise ValueError(f"--gr00t-fast is for --base gr00t:<hub id | dir>, not {spec}")
+    if kind == "gr00t":
         if importlib.util.find_spec("lerobot") is None or importlib.util.find_spec("transformers") is None:
             from bridge.lerobot_groot import INSTALL_HINT
             raise ValueError(INSTALL_HINT)
-        if not rest and not config.random_weights:
-            raise ValueError("--base lerobot-groot needs a model directory (lerobot-groot:<dir>) "
-                             "or --random-weights tiny|full")
-        if rest and not config.random_weights:
-            from bridge.lerobot_groot import check_dir
-            try:
-                check_dir(rest)
-            except FileNotFoundError as e:
-                raise ValueError(str(e)) from None
+        from bridge.gr00t import checkpoint_for
+        from bridge.gr00t_checkpoint import eagle_dir
+        eagle_dir(checkpoint_for(rest, config))  # CheckpointError: a ValueError, one line
     return config
+
+
+def _hub_id(rest: str) -> bool:
+    from bridge.gr00t_checkpoint import is_hub_id
+    return is_hub_id(rest)
 
 
 def server_address(rest: str) -> tuple[str, int]:

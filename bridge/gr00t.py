@@ -1,182 +1,267 @@
-"""GR00T N1.5 as a chunk model: Isaac-GR00T's stock `Gr00tPolicy`, and a GPU-resident fast path.
+"""GR00T N1.5 as a chunk model: `--base gr00t:<hub id | dir>` (train, evaluate, deploy).
 
-Both are callables on GR00T-layout dicts of torch tensors (bridge.torch_base). The stock path
-hands numpy to `policy.get_action` (host transforms, re-tokenised text per sample, un-normalised
-on the CPU). `FastGr00t` keeps the batch on the device: frames cropped/resized/normalised with
-torch ops, state normalised from the checkpoint's `experiment_cfg/metadata.json` statistics,
-the task text run through the policy's own transforms once and reused, `policy.model.get_action`
-called directly and its `action_pred` un-normalised on the device. It checks itself against the
-stock path on its first batch (`verify`) and refuses to run if they differ.
+The checkpoint is read in its own format (bridge.gr00t_checkpoint: Isaac-GR00T or LeRobot,
+detected from the files), its model built with LeRobot 0.4.4's pip code (`GR00TN15`), and fed
+exactly what it saw in training: the transforms of the checkpoint's own convention
+(bridge.gr00t_transforms, checked against golden numbers computed with Isaac-GR00T's and
+LeRobot's code), its keys in its own order, its statistics and normalisation modes, its cameras
+in metadata order. Two paths, both GR00T-layout callables (bridge.torch_base):
+
+  StockGr00t  what the reference processors do, on the host: per sample, frames cropped/resized
+              on the CPU, the chat text built and tokenised for every sample, state normalised
+              and padded on the CPU, `action_pred` un-normalised after `.cpu()`.
+  FastGr00t   the same numbers with the batch kept on its device: frames (B*V, 3, S, S)
+              sample-major, the constant text tokenised once per task, normalisation and
+              un-normalisation on the device. It checks itself against the stock path with the
+              same denoising noise (the RNG restored) on the probe batch and again on the first
+              real batch, and refuses to run if they differ.
+
+NVIDIA's Isaac-GR00T package (`gr00t.model.policy.Gr00tPolicy`) is no longer used: LeRobot's
+model code reads its checkpoints as they are, and the transforms are reproduced and
+golden-checked here, so the package (not on PyPI, its own torch/flash-attn pins) adds nothing
+in this process. Keep it in its own environment behind `--base gr00t-server:<host>:<port>`
+(bridge.server) if you want its own code to run the model.
 """
 from __future__ import annotations
 
+import contextlib
 import json
-from dataclasses import dataclass
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
-from bridge.units import BridgeConfig, KeyLayout
-
-INSTALL_HINT = (
-    "the gr00t base needs NVIDIA's Isaac-GR00T package (`import gr00t`), which is not on PyPI: "
-    "`git clone https://github.com/NVIDIA/Isaac-GR00T && pip install -e Isaac-GR00T` in this "
-    "environment; or keep GR00T in its own environment, serve it there with "
-    "`python -m bridge.server --model-path <path>` and train with --base gr00t-server:HOST:PORT")
+from bridge import gr00t_checkpoint as gc
+from bridge import gr00t_transforms as T
+from bridge.units import BridgeConfig
 
 
-def load_policy(model_path: str, config: BridgeConfig = BridgeConfig(), device: str | None = None):
-    """Isaac-GR00T's `Gr00tPolicy` for a local checkpoint directory (nothing is downloaded)."""
-    try:
-        from gr00t.experiment.data_config import DATA_CONFIG_MAP
-        from gr00t.model.policy import Gr00tPolicy
-    except ImportError as e:
-        raise ImportError(f"{INSTALL_HINT} ({e})") from e
-    if not Path(model_path).is_dir():
-        raise FileNotFoundError(f"GR00T checkpoint directory {model_path} not found (the model hub "
-                                "is not reachable here: pass a local path)")
-    name = config.data_config_name()
-    if name not in DATA_CONFIG_MAP:
-        raise ValueError(f"unknown GR00T data config {name!r}"
-                         f"{'' if config.data_config else ' (the default: named like --layout)'}"
-                         f": expected one of {sorted(DATA_CONFIG_MAP)}; pass --data-config")
-    data_config = DATA_CONFIG_MAP[name]
-    modality = data_config.modality_config()
-    check_modality_keys(modality, config.key_layout(), name, config.layout)
-    return Gr00tPolicy(model_path=str(model_path), embodiment_tag=config.embodiment_tag,
-                       modality_config=modality,
-                       modality_transform=data_config.transform(),
-                       denoising_steps=config.denoising_steps,
-                       device=device or ("cuda" if torch.cuda.is_available() else "cpu"))
+class _Gr00t:
+    """What both paths share: the checkpoint, model, tokenizer, keys and constants."""
 
+    def __init__(self, ckpt: gc.Checkpoint, model, tokenizer, denoising_steps: int | None = None):
+        self.ckpt, self.model, self.tokenizer = ckpt, model, tokenizer
+        self.convention = ckpt.convention
+        eagle = model.backbone.eagle_model
+        self.image_tokens = int(eagle.num_image_token)
+        self.image_size = int(eagle.config.force_image_size or eagle.config.vision_config.image_size)
+        self.image_token_id = int(eagle.image_token_index)
+        self.max_state_dim = int(model.action_head.config.max_state_dim)
+        self.cameras = tuple(c.key for c in ckpt.video)
+        if denoising_steps:
+            model.action_head.num_inference_timesteps = int(denoising_steps)
+        self.calls = 0
 
-def modality_keys(modality: dict) -> dict[str, tuple[str, ...]]:
-    """{"video"|"state"|"action": keys} of an Isaac-GR00T modality config
-    ({modality: ModalityConfig(modality_keys=[...])})."""
-    return {m: tuple(getattr(modality[m], "modality_keys", ())) for m in ("video", "state", "action")
-            if m in modality}
+    # -- pieces ----------------------------------------------------------------------------
+    def _pixels(self, frames: torch.Tensor) -> torch.Tensor:
+        """(N, H, W, 3) uint8 -> (N, 3, S, S) Eagle pixel values, the checkpoint's convention."""
+        small = T.crop_resize(frames, self.convention, size=self.image_size)
+        return T.eagle_pixel_values(small)
 
+    def _prompt(self, tasks: list[str], device) -> tuple[torch.Tensor, torch.Tensor]:
+        texts = [T.chat_text(t, len(self.cameras), self.convention, image_tokens=self.image_tokens)
+                 for t in tasks]
+        tok = self.tokenizer(texts, return_tensors="pt", padding=True)
+        ids, mask = tok["input_ids"].to(device), tok["attention_mask"].to(device)
+        want = len(self.cameras) * self.image_tokens
+        got = (ids == self.image_token_id).sum(-1)
+        if not bool((got == want).all()):
+            raise ValueError(f"the prompt holds {got.tolist()} image tokens per sample, the model "
+                             f"expects {want} ({len(self.cameras)} cameras x {self.image_tokens}): "
+                             "the tokenizer does not fit this checkpoint's Eagle config")
+        return ids, mask
 
-def check_modality_keys(modality: dict, layout: KeyLayout, data_config: str, layout_name: str) -> None:
-    """ValueError unless the data config reads and writes exactly the layout's keys."""
-    have = modality_keys(modality)
-    want = {"video": tuple(k for k, _ in layout.video), "state": tuple(k for k, _, _ in layout.state),
-            "action": layout.action_keys()}
-    diff = [f"{m}: data config {sorted(have.get(m, ()))} vs layout {sorted(want[m])}"
-            for m in want if sorted(have.get(m, ())) != sorted(want[m])]
-    if diff:
-        raise ValueError(f"GR00T data config {data_config!r} does not match --layout {layout_name}: "
-                         f"{'; '.join(diff)} (pass a matching --data-config or --layout)")
+    def _state(self, obs: dict, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 1, max_state_dim) normalised state in the checkpoint's key order, and its mask."""
+        parts = []
+        for f in self.ckpt.state:
+            x = obs[f.key][:, -1].to(dtype)
+            parts.append(T.normalize(x, f.stats, f.mode))
+        state, mask = T.pad(torch.cat(parts, -1), self.max_state_dim)
+        return state[:, None].float(), mask[:, None]
 
-
-def _numpy(obs: dict) -> dict:
-    return {k: v.detach().cpu().numpy() if torch.is_tensor(v) else v for k, v in obs.items()}
-
-
-class StockGr00t:
-    """The stock path: `policy.get_action` on host numpy; the chunk goes back to `device`."""
-
-    def __init__(self, policy):
-        self.policy = policy
-
-    def __call__(self, obs: dict) -> dict:
-        device = next(v.device for v in obs.values() if torch.is_tensor(v))
-        out = self.policy.get_action(_numpy(obs))
-        return {k: torch.as_tensor(np.asarray(v), device=device) for k, v in out.items()
-                if k.startswith("action.")}
-
-
-@dataclass(frozen=True)
-class Gr00tInputs:
-    """Where the model's inputs come from. Per batch, on the device: `pixel_key` (B, V, 3, S, S)
-    float = (frame / 255 - mean) / std after a centre crop and resize; `state_key` (B, 1, D)
-    min-max normalised state, zero padded to D. Every other key of the policy's transformed
-    input (text tokens, masks, embodiment id) is computed once from one sample and repeated."""
-
-    pixel_key: str = "pixel_values"
-    state_key: str = "state"
-    image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    image_std: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    max_state_dim: int = 64  # the model's padded state width
-
-
-def read_statistics(model_path: str, embodiment_tag: str) -> dict:
-    """{"state": {name: {"min": [...], "max": [...]}}, "action": {...}} from the checkpoint's
-    experiment_cfg/metadata.json (names without the "state."/"action." prefix)."""
-    path = Path(model_path) / "experiment_cfg" / "metadata.json"
-    meta = json.loads(path.read_text())
-    if embodiment_tag not in meta:
-        raise KeyError(f"{path} has no statistics for embodiment {embodiment_tag!r} "
-                       f"(has {sorted(meta)})")
-    return meta[embodiment_tag]["statistics"]
-
-
-def crop_resize(frames: torch.Tensor, crop: float, size: int) -> torch.Tensor:
-    """(N, H, W, 3) uint8 -> (N, 3, size, size) float in [0, 1]: centre crop, bilinear resize."""
-    x = frames.permute(0, 3, 1, 2).float() / 255.0
-    h, w = x.shape[-2:]
-    ch, cw = int(round(h * crop)), int(round(w * crop))
-    top, left = (h - ch) // 2, (w - cw) // 2
-    x = x[..., top:top + ch, left:left + cw]
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-
-
-class FastGr00t:
-    """GPU-resident GR00T call: same inputs and outputs as `StockGr00t`, no host round trip."""
-
-    def __init__(self, policy, layout: KeyLayout, model_path: str, embodiment_tag: str,
-                 inputs: Gr00tInputs = Gr00tInputs(), verify: bool = True, atol: float = 1e-4):
-        self.policy, self.layout, self.inputs = policy, layout, inputs
-        self.stats = read_statistics(model_path, embodiment_tag)
-        self.verify, self.atol = verify, atol
-        self._constant: dict | None = None
-
-    def _range(self, kind: str, key: str, device) -> tuple[torch.Tensor, torch.Tensor]:
-        s = self.stats[kind][key.split(".", 1)[1]]
-        return (torch.as_tensor(s["min"], dtype=torch.float32, device=device),
-                torch.as_tensor(s["max"], dtype=torch.float32, device=device))
-
-    def _constants(self, obs: dict) -> dict:
-        """The policy's own transforms on one sample; keep what does not depend on the batch."""
-        one = {k: (v[:1] if torch.is_tensor(v) else v[:1]) for k, v in obs.items()}
-        transformed = self.policy.apply_transforms(_numpy(one))
-        skip = (self.inputs.pixel_key, self.inputs.state_key)
-        return {k: torch.as_tensor(np.asarray(v)) for k, v in transformed.items() if k not in skip}
-
-    def __call__(self, obs: dict) -> dict:
-        lay = self.layout
-        device, batch = obs[lay.state[0][0]].device, obs[lay.state[0][0]].shape[0]
-        if self._constant is None:
-            self._constant = {k: v.to(device) for k, v in self._constants(obs).items()}
-        mean = torch.tensor(self.inputs.image_mean, device=device)[:, None, None]
-        std = torch.tensor(self.inputs.image_std, device=device)[:, None, None]
-        pixels = torch.stack([(crop_resize(obs[k][:, 0], lay.crop, lay.size) - mean) / std
-                              for k, _ in lay.video], dim=1)
-        states = []
-        for key, _, _ in lay.state:
-            lo, hi = self._range("state", key, device)
-            states.append(2 * (obs[key][:, 0].float() - lo) / (hi - lo) - 1)
-        state = torch.cat(states, -1)[:, None]
-        state = F.pad(state, (0, self.inputs.max_state_dim - state.shape[-1]))
-        model_in = {k: v.expand(batch, *v.shape[1:]) for k, v in self._constant.items()}
-        model_in.update({self.inputs.pixel_key: pixels, self.inputs.state_key: state})
-        with torch.inference_mode():
-            pred = self.policy.model.get_action(model_in)["action_pred"].float()
+    def _actions(self, pred: torch.Tensor) -> dict:
+        """action_pred (B, 16, 32) normalised -> {action key: (B, 16, d)} in robot units."""
         out, start = {}, 0
-        for key, a, b in sorted(lay.action, key=lambda k: k[1]):
-            lo, hi = self._range("action", key, device)
-            out[key] = (pred[..., start:start + b - a] + 1) / 2 * (hi - lo) + lo
-            start += b - a
-        if self.verify:
-            self._check(obs, out)
+        for f in self.ckpt.action:
+            out[f.key] = T.unnormalize(pred[..., start:start + f.dim], f.stats, f.mode).float()
+            start += f.dim
         return out
 
-    def _check(self, obs: dict, out: dict) -> None:
-        stock = StockGr00t(self.policy)(obs)
-        worst = max(float((out[k] - stock[k].to(out[k])).abs().max()) for k in out)
-        if worst > self.atol:
-            raise RuntimeError(f"GR00T fast path differs from the stock path by {worst:.3g} > "
-                               f"{self.atol}: check Gr00tInputs for this checkpoint")
-        self.verify = False  # checked once, on the first batch
+    def _inputs(self, pixels, ids, mask, state, state_mask, batch: int) -> dict:
+        device = state.device
+        return {"eagle_pixel_values": pixels, "eagle_input_ids": ids, "eagle_attention_mask": mask,
+                "eagle_image_sizes": torch.full((pixels.shape[0], 2), self.image_size,
+                                                dtype=torch.long, device=device),
+                "state": state, "state_mask": state_mask,
+                "embodiment_id": torch.full((batch,), self.ckpt.embodiment_id, dtype=torch.long,
+                                            device=device)}
+
+    def _run(self, inputs: dict) -> torch.Tensor:
+        self.calls += 1
+        with torch.inference_mode():
+            return self.model.get_action(inputs)["action_pred"].float()
+
+    def _check_frames(self, obs: dict) -> None:
+        for cam in self.ckpt.video:
+            f = obs[cam.key]
+            if cam.resolution is not None and (f.shape[-2], f.shape[-3]) != cam.resolution:
+                raise ValueError(f"camera {cam.key}: frames of {f.shape[-2]}x{f.shape[-3]}, the "
+                                 f"checkpoint was trained on {cam.resolution[0]}x{cam.resolution[1]}")
+
+
+class StockGr00t(_Gr00t):
+    """The reference processors' way: every sample prepared on the host."""
+
+    def __call__(self, obs: dict) -> dict:
+        self._check_frames(obs)
+        device = obs[self.ckpt.state[0].key].device
+        pred = self._run(self.prepare(obs)).cpu()
+        return {k: v.to(device) for k, v in self._actions(pred).items()}
+
+    def prepare(self, obs: dict) -> dict:
+        """The model's inputs, built on the CPU sample by sample."""
+        batch = int(obs[self.ckpt.state[0].key].shape[0])
+        pixels = []
+        for b in range(batch):
+            for key in self.cameras:
+                pixels.append(self._pixels(obs[key][b, -1:].cpu()))
+        tasks = [str(t) for t in obs[self._task_key(obs)]]
+        ids, mask = self._prompt(tasks, "cpu")
+        host = {f.key: obs[f.key].cpu() for f in self.ckpt.state}
+        state, state_mask = self._state(host, torch.float64)
+        return self._inputs(torch.cat(pixels), ids, mask, state, state_mask, batch)
+
+    @staticmethod
+    def _task_key(obs: dict) -> str:
+        keys = [k for k, v in obs.items() if isinstance(v, (list, tuple))]
+        if len(keys) != 1:
+            raise ValueError(f"expected one task-text list in the observation, got {keys}")
+        return keys[0]
+
+
+class FastGr00t(_Gr00t):
+    """The same inputs built on the batch's device, the text tokenised once per task; checked
+    against `StockGr00t` with the same denoising noise and refused beyond `atol` (robot units)."""
+
+    def __init__(self, *args, verify: bool = True, atol: float = 1e-4, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.verify, self.atol, self.worst, self.checks = verify, atol, None, 0
+        self._tokens: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def after_probe(self) -> None:
+        """bridge.torch_base.probe_model calls this: check again on the first real batch."""
+        self.verify = True
+
+    def __call__(self, obs: dict) -> dict:
+        self._check_frames(obs)
+        inputs = self.prepare(obs)
+        device = inputs["state"].device
+        if self.verify:
+            rng = torch.random.get_rng_state()
+            cuda_rng = torch.cuda.get_rng_state_all() if device.type == "cuda" else None
+        out = self._actions(self._run(inputs))
+        if self.verify:
+            self._check(obs, out, rng, cuda_rng)
+        return out
+
+    def prepare(self, obs: dict) -> dict:
+        """The model's inputs, built on the batch's device."""
+        first = obs[self.ckpt.state[0].key]
+        device, batch = first.device, int(first.shape[0])
+        tasks = set(obs[StockGr00t._task_key(obs)])
+        if len(tasks) != 1:
+            raise ValueError(f"the fast path needs one task text for the batch, got {sorted(tasks)}")
+        task = tasks.pop()
+        if task not in self._tokens:  # tokenised once per task text
+            self._tokens[task] = self._prompt([task], device)
+        ids, mask = self._tokens[task]
+        frames = torch.stack([obs[k][:, -1] for k in self.cameras], 1)  # (B, V, H, W, 3)
+        pixels = self._pixels(frames.flatten(0, 1))  # (B*V, 3, S, S), sample-major
+        state, state_mask = self._state(obs)
+        return self._inputs(pixels, ids.expand(batch, -1), mask.expand(batch, -1), state,
+                            state_mask, batch)
+
+    def _check(self, obs, out, rng, cuda_rng) -> None:
+        """Run the stock path with the fast path's noise (RNG restored); refuse if they differ."""
+        stock = StockGr00t.__new__(StockGr00t)
+        stock.__dict__.update(self.__dict__)  # its own call counter: the check is not counted
+        after = torch.random.get_rng_state()
+        cuda_after = torch.cuda.get_rng_state_all() if cuda_rng is not None else None
+        torch.random.set_rng_state(rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
+        try:
+            ref = stock(obs)
+        finally:
+            torch.random.set_rng_state(after)
+            if cuda_after is not None:
+                torch.cuda.set_rng_state_all(cuda_after)
+        self.worst = max(float((out[k] - ref[k].to(out[k])).abs().max()) for k in out)
+        self.checks += 1
+        if not self.worst <= self.atol:
+            raise RuntimeError(f"GR00T fast path differs from the stock path by {self.worst:.3g} > "
+                               f"{self.atol} (robot units) on the same inputs and noise")
+        self.verify = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+def checkpoint_for(source: str, config: BridgeConfig, check_frames: bool = True) -> gc.Checkpoint:
+    """The checkpoint `--base gr00t:<source>` names (written first for --random-weights),
+    checked against --layout, --embodiment-tag and (`check_frames`: the sim feeds its renders
+    as they are) --render-size; one CheckpointError line."""
+    source = random_dir(source, config) if config.random_weights else source
+    if not source:
+        raise gc.CheckpointError("--base gr00t needs a checkpoint: gr00t:<hub id | dir>, or "
+                                 "--random-weights tiny|full")
+    ckpt = gc.read_checkpoint(source, config.embodiment_tag)
+    gc.check_layout(ckpt, config.key_layout(), config.layout, config.render_size if check_frames else None)
+    return ckpt
+
+
+_TEMP_DIRS: dict[tuple, str] = {}
+
+
+def random_dir(source: str, config: BridgeConfig) -> str:
+    """The directory of a --random-weights checkpoint: written (Isaac format, the layout's keys,
+    frames of --render-size) unless it holds one of the same size, layout, units and size."""
+    want = {"size": config.random_weights, "seed": 0, "layout": config.layout,
+            "units": config.units, "resolution": config.render_size}
+    if not source:  # one temporary directory per kind of random checkpoint in this process
+        key = tuple(want.values())
+        if key not in _TEMP_DIRS:
+            _TEMP_DIRS[key] = tempfile.mkdtemp(prefix="gr00t_random_")
+        source = _TEMP_DIRS[key]
+    path = Path(source)
+    mark = path / gc.RANDOM_MARK
+    if mark.is_file() and json.loads(mark.read_text()) == want:
+        return str(path)
+    if path.exists() and any(path.iterdir()) and not mark.is_file():
+        raise gc.CheckpointError(f"--random-weights would overwrite {path}, which holds something "
+                                 "else than a random-weights checkpoint: pass a new directory")
+    if mark.is_file():
+        shutil.rmtree(path)
+    gc.write_random_checkpoint(path, config.random_weights, layout=config.layout,
+                               units=config.units, resolution=config.render_size)
+    return str(path)
+
+
+def load(source: str, config: BridgeConfig = BridgeConfig(), device: str | None = None,
+         verify: bool = True, check_frames: bool = True):
+    """The GR00T-layout callable for `--base gr00t:<source>`: StockGr00t, or FastGr00t with
+    --gr00t-fast. Prints the detected format on stderr. `check_frames` False: the caller
+    resizes its frames to each camera's `ckpt.video[i].resolution` (deploy)."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    ckpt = checkpoint_for(source, config, check_frames)
+    print(ckpt.describe(), file=sys.stderr, flush=True)
+    assets = gc.eagle_dir(ckpt)
+    tokenizer = gc.load_tokenizer(assets)
+    with contextlib.redirect_stdout(sys.stderr):
+        model = gc.load_model(ckpt, device)
+    if config.gr00t_fast:
+        return FastGr00t(ckpt, model, tokenizer, config.denoising_steps, verify=verify)
+    return StockGr00t(ckpt, model, tokenizer, config.denoising_steps)

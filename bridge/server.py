@@ -3,8 +3,10 @@ arrays as `{"__ndarray_class__": True, "as_npy": np.save bytes}`; requests
 `{"endpoint": "get_action" | "ping" | "kill", "data": ...}`).
 
 `Gr00tClient(host, port)` is a chunk model (bridge.torch_base) that talks to Isaac-GR00T's own
-inference service or to `serve` here. `python -m bridge.server --model-path <dir>` serves a
-local checkpoint from the environment where `gr00t` is installed.
+inference service (`scripts/inference_service.py --server`, in Isaac-GR00T's environment) or to
+`serve` here. `python -m bridge.server --base gr00t:<hub id | dir>` serves a GR00T N1.5
+checkpoint through the bridge's own loader (bridge.gr00t: LeRobot's model code, the
+checkpoint's transforms), e.g. on a GPU machine for training elsewhere.
 """
 from __future__ import annotations
 
@@ -126,21 +128,50 @@ def serve(policy, host: str = "*", port: int = 5555, stop: threading.Event | Non
         socket.close()
 
 
+class ModelPolicy:
+    """`get_action(numpy obs) -> numpy actions` around a GR00T-layout torch callable (what
+    `serve` answers with)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def get_action(self, obs: dict) -> dict:
+        import torch
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        batched = {k: (torch.as_tensor(np.asarray(v)).to(device) if not isinstance(v, (list, tuple)) else list(v))
+                   for k, v in obs.items()}
+        with torch.inference_mode():
+            out = self.model(batched)
+        return {k: v.detach().cpu().numpy() for k, v in out.items()}
+
+
 def main(argv=None) -> None:
-    from bridge.gr00t import load_policy
+    from bridge.base import check_bridge
     from bridge.units import BridgeConfig
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model-path", required=True, help="local GR00T checkpoint directory")
+    p.add_argument("--base", required=True, help="gr00t:<hub id | dir> (bridge.gr00t)")
     p.add_argument("--port", type=int, default=5555)
     p.add_argument("--host", default="*")
+    p.add_argument("--layout", default=BridgeConfig.layout)
+    p.add_argument("--render-size", type=int, default=BridgeConfig.render_size,
+                   help="frame side the clients send, px (checked against the checkpoint)")
     p.add_argument("--embodiment-tag", default=BridgeConfig.embodiment_tag)
-    p.add_argument("--data-config", default=BridgeConfig.data_config)
     p.add_argument("--denoising-steps", type=int, default=BridgeConfig.denoising_steps)
+    p.add_argument("--gr00t-fast", action="store_true")
     args = p.parse_args(argv)
-    config = BridgeConfig(embodiment_tag=args.embodiment_tag, data_config=args.data_config,
-                          denoising_steps=args.denoising_steps)
-    policy = load_policy(args.model_path, config)
-    print(f"serving {args.model_path} on tcp://{args.host}:{args.port}")
+    kind, _, rest = args.base.partition(":")
+    config = BridgeConfig(layout=args.layout, render_size=args.render_size,
+                          embodiment_tag=args.embodiment_tag, denoising_steps=args.denoising_steps,
+                          gr00t_fast=args.gr00t_fast)
+    try:
+        if kind != "gr00t":
+            raise ValueError(f"--base {args.base}: this server serves gr00t:<hub id | dir>")
+        check_bridge(args.base, config)
+    except ValueError as e:
+        p.error(str(e))
+    from bridge import gr00t
+    policy = ModelPolicy(gr00t.load(rest, config))
+    print(f"serving {args.base} on tcp://{args.host}:{args.port}")
     serve(policy, args.host, args.port)
 
 

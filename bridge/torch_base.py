@@ -94,6 +94,9 @@ def probe_model(host: "ChunkModel", cams: tuple[str, ...], size: int, batch: int
     if not torch.isfinite(chunk).all():
         raise ValueError("the base model returned non-finite joint targets on its probe batch")
     host.calls = 0
+    after = getattr(host.model, "after_probe", None)
+    if after is not None:  # a fast path checks itself again on the first real batch
+        after()
 
 
 def _device(model) -> str:
@@ -139,38 +142,6 @@ def load_model(kind: str, rest: str, config: BridgeConfig) -> Callable:
         return load_torch_module(module, weights or None)
     if kind == "gr00t":
         from bridge import gr00t
-        policy = gr00t.load_policy(rest, config)
-        if config.gr00t_fast:
-            return gr00t.FastGr00t(policy, config.key_layout(), rest, config.embodiment_tag)
-        return gr00t.StockGr00t(policy)
-    if kind == "lerobot-groot":
-        return load_lerobot_groot(rest, config)
+        return gr00t.load(rest, config)
     from bridge.server import Gr00tClient
     return Gr00tClient(*server_address(rest))
-
-
-def load_lerobot_groot(path: str, config: BridgeConfig, device: str | None = None) -> Callable:
-    """LeRobot's GR00T N1.5 (bridge.lerobot_groot) from `path`, or built at random
-    (`config.random_weights`: tiny | full; in a temporary directory when `path` is empty)."""
-    import tempfile
-    from bridge import lerobot_groot as lg
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if config.random_weights:
-        if not path or not (Path(path) / "groot_n15.json").exists():
-            path = lg.write_random_dir(path or tempfile.mkdtemp(prefix="lerobot_groot_"),
-                                       config.random_weights, default_stats(config))
-        model = lg.build_model(path, device, weights=False)
-    else:
-        model = lg.build_model(path, device)
-    cls = lg.FastLeRobotGr00t if config.gr00t_fast else lg.StockLeRobotGr00t
-    return cls(model, path, config.key_layout(), config.embodiment_tag, config.denoising_steps)
-
-
-def default_stats(config: BridgeConfig) -> dict:
-    """Min-max statistics for a random-weights model: the sim joint ranges in robot units."""
-    from bridge.units import sim_range
-    from mjx_env.scene import ARM_JOINTS
-    units = config.joint_units()
-    ends = [units.to_robot(torch.tensor([sim_range(j)[i] for j in ARM_JOINTS])) for i in (0, 1)]
-    lo, hi = torch.minimum(*ends), torch.maximum(*ends)
-    return {k: {"min": lo.tolist(), "max": hi.tolist()} for k in ("state", "action")}

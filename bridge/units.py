@@ -204,7 +204,34 @@ LAYOUTS = {
     # The fine-tuning service that produced the paper_return checkpoint: top + wrist cameras.
     "paper_return": KeyLayout(video=(("video.image_cam_0", "top"), ("video.image_cam_1", "wrist")),
                               state=(("state.arm_0", 0, 6),), action=(("action.arm_0", 0, 6),)),
+    # A LeRobot-trained groot policy (lerobot-train --policy.type=groot) on an SO-101 dataset
+    # recorded with cameras named top and wrist: LeRobot's own feature keys.
+    "lerobot": KeyLayout(video=(("observation.images.top", "top"), ("observation.images.wrist", "wrist")),
+                         state=(("observation.state", 0, 6),), action=(("action", 0, 6),)),
 }
+
+
+def load_layout(path: str | Path) -> KeyLayout:
+    """A KeyLayout from a JSON file (`--layout my_layout.json`): which checkpoint key carries
+    which sim camera / joint slice (joints in ARM_JOINTS order, end exclusive):
+
+        {"video": {"video.image_cam_0": "top", "video.image_cam_1": "wrist"},
+         "state": {"state.arm_0": [0, 6]}, "action": {"action.arm_0": [0, 6]}}
+
+    ValueError naming the file and the field otherwise."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+        video = tuple((str(k), str(v)) for k, v in raw["video"].items())
+        state, action = (tuple((str(k), int(a), int(b)) for k, (a, b) in raw[kind].items())
+                         for kind in ("state", "action"))
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"--layout {path}: expected {{\"video\": {{key: camera}}, \"state\"|"
+                         f"\"action\": {{key: [first joint, end joint]}}}} ({type(e).__name__}: {e})") from None
+    try:
+        return KeyLayout(video, state, action)
+    except ValueError as e:
+        raise ValueError(f"--layout {path}: {e}") from None
 
 
 @dataclass(frozen=True)
@@ -212,22 +239,25 @@ class BridgeConfig:
     """How a torch/GR00T base sees the sim: key layout, units, task text, render size, and the
     GR00T options. Every field is a `python -m ppo.train` flag (`--render-size`, `--gr00t-fast`)."""
 
-    layout: str = "paper_return"  # bridge.units.LAYOUTS key
+    layout: str = "paper_return"  # a LAYOUTS preset, or a layout JSON file (load_layout)
     units: str = "paper_return"  # a UNITS preset, or a calibration JSON file (load_calibration)
     task: str = "Put the paper into the red square."
     render_size: int = 224  # px, square frames rendered per camera
     embodiment_tag: str = "new_embodiment"
-    # gr00t:<path>: Isaac-GR00T's data config (DATA_CONFIG_MAP key); None: the one named like
-    # --layout. Its modality keys must equal the layout's (checked when the policy loads).
+    # Gone (Isaac-GR00T's data config name): the checkpoint's metadata.json names the keys now.
+    # Kept so that older config.json files load; anything but None is refused.
     data_config: str | None = None
     denoising_steps: int = 4
-    gr00t_fast: bool = False  # gr00t / lerobot-groot: the GPU-resident path (checked vs stock)
-    random_weights: str | None = None  # lerobot-groot: tiny | full, built offline at random
+    gr00t_fast: bool = False  # gr00t: the device-resident path (checked against the stock one)
+    random_weights: str | None = None  # gr00t: tiny | full, an Isaac-format random checkpoint
 
     def key_layout(self) -> KeyLayout:
-        if self.layout not in LAYOUTS:
-            raise ValueError(f"unknown layout {self.layout!r}: expected one of {sorted(LAYOUTS)}")
-        return LAYOUTS[self.layout]
+        if self.layout in LAYOUTS:
+            return LAYOUTS[self.layout]
+        if self.layout.endswith(".json"):
+            return load_layout(self.layout)
+        raise ValueError(f"unknown layout {self.layout!r}: expected one of {sorted(LAYOUTS)} or a "
+                         "layout file <name>.json (bridge.units.load_layout)")
 
     def joint_units(self) -> JointUnits:
         if self.units in UNITS:
@@ -237,9 +267,6 @@ class BridgeConfig:
         raise ValueError(f"unknown units {self.units!r}: expected one of {sorted(UNITS)} or a "
                          "calibration file <name>.json (per-joint offset, sign, scale)")
 
-    def data_config_name(self) -> str:
-        return self.data_config or self.layout
-
     def validate(self) -> "BridgeConfig":
         """self, or ValueError naming the first bad field (nothing is loaded or compiled)."""
         self.key_layout()
@@ -248,6 +275,9 @@ class BridgeConfig:
             raise ValueError(f"render_size must be >= 8 px, got {self.render_size}")
         if self.denoising_steps < 1:
             raise ValueError(f"denoising_steps must be >= 1, got {self.denoising_steps}")
+        if self.data_config is not None:
+            raise ValueError("--data-config is gone: the checkpoint's experiment_cfg/metadata.json "
+                             "names its keys; map them with --layout")
         if self.random_weights not in (None, "tiny", "full"):
             raise ValueError(f"random_weights must be tiny or full, got {self.random_weights!r}")
         return self

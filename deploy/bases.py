@@ -3,11 +3,11 @@
   zero                         hold: the last target (the residual, if any, moves the arm)
   scripted                     the scripted expert (mjx_env.expert) on the estimated
                                observation, closed loop, every step
-  torch:<module>:<weights>     a torch chunk policy, a local GR00T (gr00t:<model_path>) or a
-  gr00t:<model_path>           GR00T inference server (gr00t-server:<host>:<port>), through the
-  gr00t-server:<host>:<port>   bridge's loaders, key layouts and units (bridge.torch_base); the
-  lerobot-groot:<dir>          (LeRobot's GR00T N1.5 model code on a local directory) too;
-                               next chunk is requested `lead` steps before the current one runs
+  torch:<module>:<weights>     a torch chunk policy, a GR00T N1.5 checkpoint (gr00t:<hub id |
+  gr00t:<hub id | dir>         dir>, bridge.gr00t: its frames resized to the resolution it was
+  gr00t-server:<host>:<port>   trained at) or a GR00T inference server, through the bridge's
+                               loaders, key layouts and units (bridge.torch_base); the next
+                               chunk is requested `lead` steps before the current one runs
                                out, in a background thread, so inference latency is hidden
 
 A chunk computed from the observation of step t starts at step t: when it arrives k steps later
@@ -24,7 +24,7 @@ import numpy as np
 
 from deploy.observe import Sensed
 
-MODEL_KINDS = ("torch", "gr00t", "gr00t-server", "lerobot-groot")
+MODEL_KINDS = ("torch", "gr00t", "gr00t-server")
 
 
 class _Data(NamedTuple):
@@ -131,10 +131,10 @@ class ChunkBase:
 
 
 def model_request(spec: str, config, size: int) -> tuple[Callable[[Sensed], np.ndarray], int]:
-    """(request, horizon) for a model base `torch:...`, `gr00t:...`, `gr00t-server:...` or
-    `lerobot-groot:...`
+    """(request, horizon) for a model base `torch:...`, `gr00t:...` or `gr00t-server:...`
     through `bridge.torch_base` (torch is imported here only): the robot's frames are resized to
-    `size` px (as the model saw them in training), the state goes in the model's units."""
+    `size` px, or for gr00t to each camera's resolution in the checkpoint (as the model saw them
+    in training); the state goes in the model's units."""
     import cv2
     import torch
 
@@ -142,11 +142,19 @@ def model_request(spec: str, config, size: int) -> tuple[Callable[[Sensed], np.n
 
     kind, _, rest = spec.partition(":")
     layout, units = config.key_layout(), config.joint_units()
-    host = torch_base.ChunkModel(torch_base.load_model(kind, rest, config), layout, units, config.task)
+    if kind == "gr00t":
+        from bridge import gr00t
+        model = gr00t.load(rest, config, check_frames=False)
+        res = {c.key: c.resolution for c in model.ckpt.video}
+        sizes = {cam: res.get(key) or (size, size) for key, cam in layout.video}
+    else:
+        model = torch_base.load_model(kind, rest, config)
+        sizes = {cam: (size, size) for cam in layout.cameras}
+    host = torch_base.ChunkModel(model, layout, units, config.task)
     cams = tuple(dict.fromkeys(layout.cameras))
 
     def request(s: Sensed) -> np.ndarray:
-        frames = {c: torch.from_numpy(cv2.resize(s.frames[c], (size, size),
+        frames = {c: torch.from_numpy(cv2.resize(s.frames[c], sizes[c],
                                                  interpolation=cv2.INTER_AREA)[None]) for c in cams}
         state = torch.from_numpy(np.asarray(s.q, np.float32)[None])
         with torch.no_grad():
@@ -169,4 +177,4 @@ def make_base(spec: str, env, config=None, lead: int | None = None):
         request, horizon = model_request(spec, config, config.render_size)
         return ChunkBase(spec, request, horizon, lead)
     raise ValueError(f"unknown base {spec!r}: expected zero, scripted, torch:<module>:<weights>, "
-                     "gr00t:<model_path>, gr00t-server:<host>:<port> or lerobot-groot:<dir>")
+                     "gr00t:<hub id | dir> or gr00t-server:<host>:<port>")

@@ -19,7 +19,7 @@ from deploy.lerobot_robot import DeployError, import_lerobot, parse_camera
 from ppo.cli import OneLineParser
 
 ROBOTS = ("sim", "so101")
-BASE_KINDS = ("zero", "scripted", "torch", "gr00t", "gr00t-server", "lerobot-groot")
+BASE_KINDS = ("zero", "scripted", "torch", "gr00t", "gr00t-server")
 
 
 def parser() -> OneLineParser:
@@ -27,7 +27,7 @@ def parser() -> OneLineParser:
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--robot", choices=ROBOTS, default="sim", help="so101 (LeRobot) or sim (default)")
     p.add_argument("--base", default="scripted", help="zero | scripted | torch:<module>:<weights> | "
-                   "gr00t:<model_path> | gr00t-server:<host>:<port> | lerobot-groot:<dir> (default scripted)")
+                   "gr00t:<hub id | dir> | gr00t-server:<host>:<port> (default scripted)")
     p.add_argument("--residual", help="export directory (python -m ppo.export); none: the base alone")
     p.add_argument("--any-base", action="store_true",
                    help="allow a residual trained on another base than --base")
@@ -56,8 +56,9 @@ def parser() -> OneLineParser:
                      help="sheet pose from the camera (default) or the simulator's truth")
     sim.add_argument("--render-size", type=int, default=224, help="camera frame side, px (default 224)")
     sim.add_argument("--realtime", action="store_true", help="pace the simulated robot at --hz")
-    model = p.add_argument_group("model bases (torch, gr00t, gr00t-server, lerobot-groot)")
-    model.add_argument("--layout", default="paper_return", help="GR00T key layout (bridge.units.LAYOUTS)")
+    model = p.add_argument_group("model bases (torch, gr00t, gr00t-server)")
+    model.add_argument("--layout", default="paper_return",
+                       help="GR00T key layout: a bridge.units.LAYOUTS preset or a layout .json file")
     model.add_argument("--units", default="paper_return", help="the model's joint units (bridge.units.UNITS)")
     model.add_argument("--lead", type=int, help="request the next chunk this many steps early (default: half)")
     return p
@@ -66,12 +67,18 @@ def parser() -> OneLineParser:
 def check_base(spec: str) -> None:
     """ValueError unless `spec` names a base this loop can build (nothing is loaded)."""
     kind, _, rest = spec.partition(":")
+    if kind == "lerobot-groot":
+        from bridge.lerobot_groot import LEGACY_SPEC
+        missing = "" if Path(rest).is_dir() else f"model directory {rest} not found, and "
+        raise ValueError(f"--base {spec}: {missing}{LEGACY_SPEC}")
     if kind not in BASE_KINDS or (kind in ("zero", "scripted") and rest) or (
             kind not in ("zero", "scripted") and not rest):
         raise ValueError(f"--base {spec!r}: expected zero, scripted, torch:<module>:<weights>, "
-                         "gr00t:<model_path>, gr00t-server:<host>:<port> or lerobot-groot:<dir>")
-    if kind in ("gr00t", "lerobot-groot") and not Path(rest).is_dir():
-        raise ValueError(f"--base {spec}: model directory {rest} not found")
+                         "gr00t:<hub id | dir> or gr00t-server:<host>:<port>")
+    if kind == "gr00t" and not Path(rest).is_dir():
+        from bridge.gr00t_checkpoint import is_hub_id
+        if not is_hub_id(rest):
+            raise ValueError(f"--base {spec}: model directory {rest} not found (nor a hub id org/name)")
     if kind == "gr00t-server":
         host, _, port = rest.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:

@@ -21,8 +21,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    policy = Gr00tPolicy(write_checkpoint(tmp_path_factory.mktemp("gr00t"), LAYOUT), "new_embodiment",
-                         LAYOUT, LAYOUT)
+    policy = Gr00tPolicy(write_checkpoint(tmp_path_factory.mktemp("gr00t"), LAYOUT), LAYOUT)
     port, stop, ready = free_port(), threading.Event(), threading.Event()
     thread = threading.Thread(target=serve, args=(policy, "127.0.0.1", port, stop, ready), daemon=True)
     thread.start()
