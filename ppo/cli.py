@@ -41,6 +41,37 @@ def add_fields(group, defaults, skip: tuple[str, ...] = (), notes: dict | None =
             group.add_argument(flag, dest=name, type=kind, default=value, help=text)
 
 
+def flag_values(config, prefix: str = "") -> dict:
+    """{dest: value} of the flags `add_fields` makes for the dataclass instance `config` (nested
+    dataclasses flattened as `<field>_<subfield>`): `parser.set_defaults(**flag_values(c))`
+    makes `c` what the flags read when none is given."""
+    out = {}
+    for field in dataclasses.fields(config):
+        value, name = getattr(config, field.name), prefix + field.name
+        if dataclasses.is_dataclass(value):
+            out.update(flag_values(value, f"{name}_"))
+        else:
+            out[name] = value
+    return out
+
+
+def given_flags(parser: argparse.ArgumentParser, argv) -> set[str]:
+    """The dests of the options actually written on the command line `argv` (not those left at
+    their defaults, even where a given value equals the default)."""
+    actions = [a for a in parser._actions if a.default is not argparse.SUPPRESS]
+    saved, extra = [a.default for a in actions], parser._defaults
+    try:
+        for a in actions:
+            a.default = argparse.SUPPRESS
+        parser._defaults = {}
+        args, _ = parser.parse_known_args(argv)
+    finally:
+        for a, d in zip(actions, saved):
+            a.default = d
+        parser._defaults = extra
+    return set(vars(args))
+
+
 def read_fields(args: argparse.Namespace, cls, prefix: str = ""):
     """The dataclass `cls` built from the flags `add_fields` made for it."""
     values = {}

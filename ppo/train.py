@@ -17,8 +17,12 @@ base + residual: success and plausible success with 95% CIs) and eval.mp4 (--vid
 that evaluation, top camera, with the step, success and plausibility flags).
 
 --resume continues from the newest checkpoint that loads (it names any it skips), bit-identical
-to an uninterrupted run. A larger --iterations keeps the run's learning-rate schedule: the rate
-decays over the first run's iterations, then stays at its final value.
+to an uninterrupted run. Every setting comes from the run's config.json: `--resume --out DIR`
+alone continues the run as it was started. Flags given with it may change only what does not
+change what is trained (--iterations, --checkpoint-every, --keep, --eval-episodes, --video,
+--devices); any other given flag that differs from config.json is refused (exit 2). A larger
+--iterations keeps the run's learning-rate schedule: the rate decays over the first run's
+iterations, then stays at its final value.
 
 Every field of the run's `ppo.config.TrainConfig` (run, PPO, env, bridge) is a flag. The envs
 are split over all devices (--devices N: the first N); several hosts join with --coordinator,
@@ -30,6 +34,8 @@ import mjx_env  # noqa: F401  (XLA CPU flag before JAX starts)
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -44,9 +50,9 @@ from mjx_env.wrappers import wrap_for_training
 from ppo import checkpoint, distributed, sharding
 from ppo.agent import Agent, TrainState
 from ppo.checkpoint import latest_checkpoint
-from ppo.cli import OneLineParser, add_fields, read_fields
-from ppo.config import (CPU_DEFAULTS, SECTIONS, PPOConfig, TrainConfig, to_json, validate_ppo,
-                        with_values)
+from ppo.cli import OneLineParser, add_fields, flag_values, given_flags, read_fields
+from ppo.config import (CPU_DEFAULTS, SECTIONS, PPOConfig, TrainConfig, from_json, to_json,
+                        validate_ppo, with_values)
 from ppo.evaluate import EVAL_SEED, episode_window, evaluate_policy, first_reach
 from ppo.progress import Progress
 from ppo.summaries import EventLog
@@ -113,20 +119,44 @@ def make_train(cfg: TrainConfig, copies: int = 1):
 EPISODE_METRICS = ("episode_return", "success_rate", "plausible_success_rate", "implausible_episode_rate")
 
 
-def _saved_config(out: Path) -> dict:
-    path = out / "config.json"
-    if latest_checkpoint(out) is None or not path.is_file():
-        raise FileNotFoundError(f"--resume: no checkpoint under {out / 'checkpoints'} (or no "
-                                f"{path}): nothing to resume")
-    return json.loads(path.read_text())
+def resume_command(out) -> str:
+    """The command line that continues the run in `out` (every setting from its config.json)."""
+    return f"python -m ppo.train --resume --out {shlex.quote(str(out))}"
+
+
+def saved_config(out: Path) -> tuple[dict, Path]:
+    """(config dict, its path) of the run in `out`: its config.json or, if that is missing or
+    unreadable, the newest checkpoint's copy. FileNotFoundError (one line) if `out` holds no
+    checkpoint (nothing to resume) or no readable config."""
+    out = Path(out)
+    if latest_checkpoint(out) is None:
+        raise FileNotFoundError(f"--resume: {out} holds no run to resume (no checkpoint under "
+                                f"{out / 'checkpoints'}); start one without --resume")
+    for path in (out / "config.json", *(c / "config.json" for c in checkpoint.checkpoints(out))):
+        try:
+            return json.loads(path.read_text()), path
+        except (OSError, ValueError):
+            continue
+    raise FileNotFoundError(f"--resume: no readable config.json in {out} or its checkpoints")
+
+
+def _normalised(saved: dict, where: Path) -> dict:
+    """`saved` as this code writes it (an older file's moved fields and missing sections filled);
+    ValueError if it does not fit this code's config."""
+    try:
+        return json.loads(json.dumps(to_json(from_json(saved)), default=str))
+    except (TypeError, KeyError, ValueError) as e:
+        raise ValueError(f"--resume: {where} does not fit this code's settings "
+                         f"({type(e).__name__}: {e})") from None
 
 
 def _check_same_config(saved: dict, config: dict, where: Path) -> None:
     """Refuse to resume a run with other settings (the checkpoint would not fit or not mean the
     same); only the `RESUMABLE` fields may change."""
-    diff = [f"{section}.{k}: {saved.get(section, {}).get(k)!r} -> {v!r}"
+    saved = _normalised(saved, where)
+    diff = [f"{section}.{k}: {saved[section].get(k)!r} -> {v!r}"
             for section in SECTIONS for k, v in config[section].items()
-            if saved.get(section, {}).get(k) != v and not (section == "run" and k in RESUMABLE)]
+            if saved[section].get(k) != v and not (section == "run" and k in RESUMABLE)]
     if diff:
         raise ValueError(f"--resume with settings that differ from {where}: {'; '.join(diff)}")
 
@@ -154,16 +184,16 @@ def start(cfg: TrainConfig, resume: bool, log=print):
     run = cfg.run
     out = Path(run.out)
     if not resume and ((out / "metrics.jsonl").exists() or latest_checkpoint(out) is not None):
-        raise FileExistsError(f"{out} already holds a run: pass --resume to continue it, or "
-                              "another --out (nothing was overwritten)")
-    saved = _saved_config(out) if resume else None
+        raise FileExistsError(f"{out} already holds a run (nothing was overwritten): continue it "
+                              f"with {resume_command(out)}, or pass another --out")
+    saved = saved_config(out)[0] if resume else None
     schedule = (saved.get("schedule") or {}).get("lr_decay_iterations", saved["run"]["iterations"]) \
         if saved else run.iterations
     config = {**to_json(cfg), "schedule": {"lr_decay_iterations": schedule},
               "distributed": {"processes": jax.process_count()}}
     config = json.loads(json.dumps(config, default=str))
     if saved:
-        _check_same_config(saved, config, out / "config.json")  # before anything compiles
+        _check_same_config(saved, config, saved_config(out)[1])  # before anything compiles
         was = saved.get("distributed", {}).get("processes", 1)
         if was != jax.process_count():
             raise ValueError(f"--resume: {out} was trained by {was} process(es), this run has "
@@ -312,15 +342,52 @@ def parse(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
               "bridge": "torch / GR00T bases (bridge.units.BridgeConfig)"}
     for section in SECTIONS:
         add_fields(p.add_argument_group(titles[section]), getattr(defaults, section), notes=notes)
-    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its latest checkpoint, every setting from "
+                        f"its config.json (given flags may change only {_resumable_flags()})")
     _add_cluster_flags(p)
     args = p.parse_args(argv)
+    if args.resume:
+        args = _resume_args(p, argv, args)
     try:
         cfg = validate(TrainConfig(**{s: read_fields(args, type(getattr(defaults, s)))
                                       for s in SECTIONS}))
     except (ValueError, TypeError) as e:  # one line, exit 2, before any directory or compilation
         p.error(str(e))
     return cfg, args
+
+
+def _flags(names) -> list[str]:
+    return [f"--{n.replace('_', '-')}" for n in names]
+
+
+def _resumable_flags() -> str:
+    return ", ".join(_flags(n for n in RESUMABLE if n != "out"))
+
+
+def _resume_args(p: argparse.ArgumentParser, argv, args: argparse.Namespace) -> argparse.Namespace:
+    """--resume: the command line read again with the run's config.json as the flags' defaults,
+    so every setting not given here is the run's. A given flag that differs from config.json
+    and is not `RESUMABLE` (it would change what the checkpoint holds or means) exits 2 in one
+    line, as does a directory without a run."""
+    out = Path(args.out)
+    try:
+        saved, path = saved_config(out)
+        cfg = from_json(_normalised(saved, path))
+    except (FileNotFoundError, ValueError) as e:
+        p.error(str(e))
+    values = {k: v for s in SECTIONS for k, v in flag_values(getattr(cfg, s)).items() if k != "out"}
+    given = given_flags(p, argv)
+    p.set_defaults(**values)
+    args = p.parse_args(argv)
+    norm = lambda v: tuple(v) if isinstance(v, list) else v  # noqa: E731
+    changed = [f"{_flags([k])[0]} {norm(getattr(args, k))!r} (the run has {values[k]!r})"
+               for k in sorted(given & values.keys())
+               if norm(getattr(args, k)) != values[k] and k not in RESUMABLE]
+    if changed:
+        p.error(f"--resume: {'; '.join(changed)}: the run in {out} was trained with the settings "
+                f"of {path}; only {_resumable_flags()} may change (drop the other flags)")
+    return args
 
 
 def main(argv=None):
@@ -333,13 +400,18 @@ def main(argv=None):
     try:
         agent, ts, history = train(cfg, resume=args.resume)
     except (FileExistsError, FileNotFoundError, ValueError) as e:  # the run as asked cannot start
-        raise SystemExit(f"python -m ppo.train: error: {e}") from None
+        print(f"python -m ppo.train: error: {e}", file=sys.stderr)  # a bad value: one line, exit 2
+        raise SystemExit(2) from None
     except (NonFiniteError, checkpoint.CheckpointError) as e:
         raise SystemExit(f"python -m ppo.train: stopped: {e}") from None
     except KeyboardInterrupt:
         last = latest_checkpoint(Path(run.out))
-        raise SystemExit(f"python -m ppo.train: interrupted; the last checkpoint is "
-                         f"{last or 'none'}: continue with --resume --out {run.out}") from None
+        if last is None:
+            raise SystemExit(f"python -m ppo.train: interrupted before the first checkpoint of "
+                             f"{run.out}: nothing to resume (start again with another --out)") from None
+        every = " (in every process, with its cluster flags)" if jax.process_count() > 1 else ""
+        raise SystemExit(f"python -m ppo.train: interrupted; the last checkpoint is {last}: "
+                         f"continue with: {resume_command(run.out)}{every}") from None
     if distributed.is_main():
         report(agent, ts, history, cfg)
 

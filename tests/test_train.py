@@ -2,6 +2,7 @@
 or compiled), resume (bit-identical, past a damaged checkpoint, the learning-rate schedule),
 the NaN guards (the base named as the cause), never overwriting a run."""
 import json
+import shlex
 import shutil
 from types import SimpleNamespace
 
@@ -84,24 +85,46 @@ def interrupt_after(monkeypatch, iteration: int):
     monkeypatch.setattr(checkpoint, "save", save_then_interrupt)
 
 
-def test_resume_is_bit_identical_and_skips_a_damaged_checkpoint(tmp_path, monkeypatch, capsys):
-    """Interrupted after iteration 2, checkpoint 2 then damaged (a file cut in half): --resume
-    names it, continues from 1, and ends bit-identical to the uninterrupted run."""
+# The tiny run (tests/tiny.py) as flags, none of them at its default: the run that the
+# resume test interrupts and continues with the command the interruption prints.
+TINY_FLAGS = ["--num-envs", "4", "--unroll-length", "4", "--num-minibatches", "2",
+              "--update-epochs", "2", "--hidden", "32", "32", "--iterations", "3",
+              "--episode-length", "20", "--checkpoint-every", "1", "--eval-episodes", "4",
+              "--video", "0"]
+
+
+def test_resume_with_the_printed_command_is_bit_identical_past_a_damaged_checkpoint(
+        tmp_path, monkeypatch, capsys):
+    """`python -m ppo.train` with non-default flags, interrupted (Ctrl-C) after iteration 2;
+    checkpoint 2 then damaged (a file cut in half); the command the interruption printed
+    (`--resume --out <dir>`, no other flag) names the damaged checkpoint, continues from 1 with
+    every setting from config.json, and ends bit-identical to the uninterrupted run."""
     _, straight, _ = train(tiny_run(tmp_path / "a"), progress=False)
+    out = tmp_path / "b"
+    assert train_mod.parse([*TINY_FLAGS, "--out", str(out)])[0] == tiny_run(out, video=0)
+    finished = []
+    monkeypatch.setattr(train_mod, "report", lambda agent, ts, history, cfg: finished.append(
+        (ts, history, cfg)))
     with monkeypatch.context() as m:
         interrupt_after(m, 2)
-        with pytest.raises(KeyboardInterrupt):
-            train(tiny_run(tmp_path / "b"), progress=False)
-    assert latest_checkpoint(tmp_path / "b").name == "2"
-    files = sorted((p for p in latest_checkpoint(tmp_path / "b").rglob("*") if p.is_file()),
+        with pytest.raises(SystemExit) as stop:
+            train_mod.main([*TINY_FLAGS, "--out", str(out)])
+    assert latest_checkpoint(out).name == "2" and not finished
+    hint = str(stop.value.code)
+    assert hint.startswith("python -m ppo.train: interrupted; the last checkpoint is ")
+    command = shlex.split(hint.split("continue with: ")[1])
+    assert command == ["python", "-m", "ppo.train", "--resume", "--out", str(out)]
+    files = sorted((p for p in latest_checkpoint(out).rglob("*") if p.is_file()),
                    key=lambda p: p.stat().st_size)
     files[-1].write_bytes(files[-1].read_bytes()[: files[-1].stat().st_size // 2])
     capsys.readouterr()
-    _, resumed, history = train(tiny_run(tmp_path / "b"), resume=True)
+    train_mod.main(command[3:])
     printed = capsys.readouterr()
     assert "checkpoints/2 does not load, skipped: " in printed.out
     assert "resuming from " in printed.out and "checkpoints/1 (iteration 1" in printed.out
     assert "Traceback" not in printed.err
+    (resumed, history, cfg), = finished
+    assert cfg == tiny_run(out, video=0)  # every setting from config.json
     assert int(resumed.iteration) == 3 and [h["iteration"] for h in history] == [1, 2, 3]
     for a, b in zip(jax.tree.leaves(straight.params), jax.tree.leaves(resumed.params)):
         np.testing.assert_array_equal(np.array(a), np.array(b))
@@ -174,6 +197,36 @@ def test_a_larger_budget_keeps_the_learning_rate_schedule(stopped_run, tmp_path)
         train(tiny_run(out, iterations=4), resume=True, progress=False)
 
 
-def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train(tiny_run(tmp_path), resume=True, progress=False)
+    for out in (tmp_path, tmp_path / "missing"):  # the CLI: one line, exit 2
+        with pytest.raises(SystemExit) as stop:
+            train_mod.main(["--resume", "--out", str(out)])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and err.count("\n") == 1
+        assert err.startswith(f"python -m ppo.train: error: --resume: {out} holds no run to resume")
+
+
+def test_resume_takes_every_setting_from_the_run_and_checks_only_given_flags(
+        stopped_run, tmp_path, capsys, monkeypatch):
+    """Flags not given come from config.json (not this device's defaults); given ones may
+    change the budget and outputs; any other change is refused in one line, exit 2, before
+    anything is built. A missing config.json falls back to the checkpoint's copy."""
+    out = copy_of(stopped_run, tmp_path)
+    cfg, _ = train_mod.parse(["--resume", "--out", str(out)])
+    assert cfg == tiny_run(out)
+    cfg, _ = train_mod.parse(["--resume", "--out", str(out), "--iterations", "5", "--keep", "1",
+                              "--num-envs", "4", "--hidden", "32", "32"])  # same values: fine
+    assert cfg == tiny_run(out, iterations=5, keep=1)
+    monkeypatch.setattr(train_mod, "build", None)
+    for flags, named in ((["--num-envs", "32"], "--num-envs 32 (the run has 4)"),
+                         (["--hidden", "64", "--alpha", "0.5"], "--alpha 0.5 (the run has 0.7); "
+                                                                "--hidden (64,) (the run has (32, 32))"),
+                         (["--no-randomization-enabled"], "--randomization-enabled False")):
+        with pytest.raises(SystemExit) as stop:
+            train_mod.main(["--resume", "--out", str(out), *flags])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and err.count("\n") == 1 and named in err, err
+    (out / "config.json").unlink()
+    assert train_mod.parse(["--resume", "--out", str(out)])[0] == tiny_run(out)
