@@ -8,19 +8,29 @@ export MUJOCO_GL ?= egl
 export JAX_COMPILATION_CACHE_DIR ?= $(HOME)/.cache/paper_return/jax
 ARGS ?=
 
-.PHONY: install test train bench export base doctor evaluate tensorboard clean
+.PHONY: install wheelhouse test train bench export base doctor evaluate tensorboard clean
 
 # tools/install_plan.py (stdlib, the system Python) creates the venv and picks the builds:
 # CPU torch and jax where nvidia-smi finds no GPU (no CUDA download), else torch 2.13.0 from
 # the PyTorch CUDA index and the JAX CUDA plugin pinned to jax 0.10.2. GPU=no forces the CPU
 # builds; `python3 tools/install_plan.py --dry-run` prints the commands.
+# WHEELHOUSE=dir: install from a folder written by `make wheelhouse`, with no network
+# (pip --no-index --find-links dir).
 GPU ?= auto
+WHEELHOUSE ?=
 $(STAMP): pyproject.toml
-	$(PYTHON) tools/install_plan.py --venv $(VENV) --python $(PYTHON) --gpu $(GPU)
+	$(PYTHON) tools/install_plan.py --venv $(VENV) --python $(PYTHON) --gpu $(GPU) $(if $(WHEELHOUSE),--wheelhouse $(WHEELHOUSE))
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
 install: $(STAMP)
+
+# make wheelhouse [PYTHON_VERSION=3.12] [WHEELHOUSE=dir] [ARGS="--cuda cu130"]: every pinned wheel
+# (and what it needs, lerobot without its own) for Linux x86-64 and that Python, torch CPU,
+# into dir (default .wheelhouse); tools/wheelhouse.py --help for --split (archive in parts).
+PYTHON_VERSION ?=
+wheelhouse:
+	$(PYTHON) tools/wheelhouse.py --out $(or $(WHEELHOUSE),.wheelhouse) $(if $(PYTHON_VERSION),--python-version $(PYTHON_VERSION)) $(ARGS)
 
 # Backend, devices, versions, renderers, free GPU memory, and a fix for each problem found.
 doctor:

@@ -19,6 +19,10 @@ NVIDIA (`nvidia-smi --query-gpu=driver_version` answers): the CUDA line the driv
     CUDA plugin pinned to jax 0.10.2 (`jax[cuda13]==0.10.2` / `jax[cuda12]==0.10.2`: jaxlib
     plus jax-cuda1x-plugin[with-cuda] and jax-cuda1x-pjrt 0.10.2, with CUDA's pip wheels).
 Python 3.11, 3.12 and 3.13 (every pin has wheels for them).
+With `--wheelhouse DIR` (`make install WHEELHOUSE=DIR`, a folder written by `make wheelhouse`,
+tools/wheelhouse.py): the same steps with `--no-index --find-links DIR`, so nothing is fetched
+from the network; torch comes from the folder (no --index-url). A folder of CPU builds
+(a `torch-*+cpu` wheel) gives the CPU plan even on an NVIDIA machine.
 """
 from __future__ import annotations
 
@@ -53,6 +57,8 @@ class Facts(NamedTuple):
     driver: str | None  # NVIDIA driver version from nvidia-smi, None: no working nvidia-smi
     local_torch: str | None  # a local torch CPU wheel for that Python, or None
     venv_exists: bool
+    wheelhouse: str | None = None  # install from this folder only (--no-index --find-links)
+    wheelhouse_cpu: bool = False  # it holds the CPU build of torch
 
 
 def plan(facts: Facts, venv: str = ".venv", python: str = "python3") -> list[list[str]]:
@@ -63,6 +69,12 @@ def plan(facts: Facts, venv: str = ".venv", python: str = "python3") -> list[lis
                         f"e.g. `make install PYTHON=python3.12` after `rm -rf {venv}`")
     pip = [str(Path(venv) / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     steps = [] if facts.venv_exists else [[python, "-m", "venv", venv]]
+    if facts.wheelhouse is not None:
+        pip += ["--no-index", "--find-links", facts.wheelhouse]
+        steps += [[*pip, f"torch=={TORCH}"], [*pip, "-e", EXTRAS], [*pip, "--no-deps", LEROBOT]]
+        if facts.driver is not None and not facts.wheelhouse_cpu:
+            steps.append([*pip, f"jax[{cuda_line(facts.driver)[0]}]=={JAX}"])
+        return steps
     if facts.driver is None:
         torch = [*pip, f"torch=={TORCH}"]
         if facts.local_torch is None:  # never PyPI's default build: it pulls the CUDA wheels
@@ -142,7 +154,22 @@ def python_version(python: str) -> tuple[int, int]:
     return major, minor
 
 
-def gather(venv: str, python: str, gpu: str) -> Facts:
+def wheelhouse_torch(folder: str, version: tuple[int, int]) -> str:
+    """The torch wheel for Python `version` in a wheelhouse folder ('cpu' or 'cuda' build);
+    a PlanError if the folder or the wheel is missing."""
+    if not os.path.isdir(folder):
+        raise PlanError(f"WHEELHOUSE={folder} is not a folder: write one with "
+                        f"`make wheelhouse WHEELHOUSE={folder} PYTHON_VERSION={version[0]}.{version[1]}`")
+    tag = f"cp{version[0]}{version[1]}"
+    found = sorted(glob.glob(os.path.join(folder, f"torch-{TORCH}*-{tag}-{tag}-*.whl")))
+    if not found:
+        raise PlanError(f"WHEELHOUSE={folder} has no torch {TORCH} wheel for Python "
+                        f"{version[0]}.{version[1]}: write it with `make wheelhouse "
+                        f"WHEELHOUSE={folder} PYTHON_VERSION={version[0]}.{version[1]}`")
+    return "cpu" if "+cpu" in os.path.basename(found[0]) else "cuda"
+
+
+def gather(venv: str, python: str, gpu: str, wheelhouse: str | None = None) -> Facts:
     """The facts of this machine; `gpu`: auto (nvidia-smi decides), yes (required) or no."""
     venv_python = Path(venv) / "bin" / "python"
     exists = venv_python.exists()
@@ -151,6 +178,9 @@ def gather(venv: str, python: str, gpu: str) -> Facts:
     driver = None if gpu == "no" else nvidia_driver()
     if gpu == "yes" and driver is None:
         raise PlanError("GPU=yes but nvidia-smi is missing or fails: install the NVIDIA driver")
+    if wheelhouse is not None:
+        kind = wheelhouse_torch(wheelhouse, version)
+        return Facts(version, driver, None, exists, os.path.abspath(wheelhouse), kind == "cpu")
     local = None if driver else local_torch_wheel(find_links(interpreter), version)
     return Facts(version, driver, local, exists)
 
@@ -162,14 +192,19 @@ def main(argv=None) -> int:
     p.add_argument("--gpu", choices=("auto", "yes", "no"), default="auto",
                    help="auto: CUDA builds where nvidia-smi works (default)")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    p.add_argument("--wheelhouse", default=None,
+                   help="install only from this folder of wheels (make wheelhouse), no network")
     args = p.parse_args(argv)
     try:
-        facts = gather(args.venv, args.python, args.gpu)
+        facts = gather(args.venv, args.python, args.gpu, args.wheelhouse or None)
         commands = plan(facts, args.venv, args.python)
     except PlanError as e:
         print(f"install_plan: error: {e}", file=sys.stderr)
         return 2
     kind = f"NVIDIA driver {facts.driver}: CUDA builds" if facts.driver else "no NVIDIA GPU: CPU builds"
+    if facts.wheelhouse is not None:
+        cpu = facts.wheelhouse_cpu or facts.driver is None
+        kind = f"{'CPU' if cpu else 'CUDA'} builds from the wheelhouse {facts.wheelhouse} (no network)"
     print(f"# install plan: Python {facts.python[0]}.{facts.python[1]}, {kind}", flush=True)
     for cmd in commands:
         print(shlex.join(cmd), flush=True)
