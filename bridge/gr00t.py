@@ -39,56 +39,65 @@ from bridge.units import BridgeConfig
 
 
 class _Gr00t:
-    """What both paths share: the checkpoint, model, tokenizer, keys and constants."""
+    """What both paths share: the checkpoint, model, tokenizer, keys and constants.
+    `convention`: the transforms' convention (bridge.gr00t_transforms), by default the
+    checkpoint's: "isaac" (what Isaac-GR00T's Gr00tPolicy.get_action feeds, its task text
+    included) or "lerobot"; "isaac_train" feeds the task as the plain string of training."""
 
-    def __init__(self, ckpt: gc.Checkpoint, model, tokenizer, denoising_steps: int | None = None):
+    def __init__(self, ckpt: gc.Checkpoint, model, tokenizer, denoising_steps: int | None = None,
+                 convention: str | None = None):
         self.ckpt, self.model, self.tokenizer = ckpt, model, tokenizer
-        self.convention = ckpt.convention
+        self.convention = convention or ckpt.convention
         eagle = model.backbone.eagle_model
         self.image_tokens = int(eagle.num_image_token)
         self.image_size = int(eagle.config.force_image_size or eagle.config.vision_config.image_size)
         self.image_token_id = int(eagle.image_token_index)
         self.max_state_dim = int(model.action_head.config.max_state_dim)
         self.cameras = tuple(c.key for c in ckpt.video)
+        self.state_keys = [f.key for f in ckpt.state]
+        self.state_stats = {f.key: f.stats for f in ckpt.state}
+        self.state_modes = {f.key: f.mode for f in ckpt.state}
+        self.action_dims = [(f.key, f.dim) for f in ckpt.action]
+        self.action_stats = {f.key: f.stats for f in ckpt.action}
+        self.action_modes = {f.key: f.mode for f in ckpt.action}
         if denoising_steps:
             model.action_head.num_inference_timesteps = int(denoising_steps)
         self.calls = 0
 
-    # -- pieces ----------------------------------------------------------------------------
+    # -- pieces (bridge.gr00t_transforms, golden-checked) -------------------------------------
     def _pixels(self, frames: torch.Tensor) -> torch.Tensor:
-        """(N, H, W, 3) uint8 -> (N, 3, S, S) Eagle pixel values, the checkpoint's convention."""
-        small = T.crop_resize(frames, self.convention, size=self.image_size)
+        """(N, H, W, 3) uint8, sample-major -> (N, 3, S, S) Eagle pixel values, the
+        checkpoint's convention. LeRobot's resize is its CPU uint8 kernel: run where it runs."""
+        if self.convention == "lerobot" and frames.device.type != "cpu":
+            small = T.crop_resize(frames.cpu(), self.convention, size=self.image_size).to(frames.device)
+        else:
+            small = T.crop_resize(frames, self.convention, size=self.image_size)
         return T.eagle_pixel_values(small)
 
     def _prompt(self, tasks: list[str], device) -> tuple[torch.Tensor, torch.Tensor]:
-        texts = [T.chat_text(t, len(self.cameras), self.convention, image_tokens=self.image_tokens)
-                 for t in tasks]
-        tok = self.tokenizer(texts, return_tensors="pt", padding=True)
-        ids, mask = tok["input_ids"].to(device), tok["attention_mask"].to(device)
+        if self.convention == "lerobot":  # LeRobot's processor: the batch's first task for all
+            tasks = [tasks[0]] * len(tasks)
+        ids, mask = T.prompt_ids(self.tokenizer, tasks, len(self.cameras), self.convention,
+                                 image_tokens=self.image_tokens)
         want = len(self.cameras) * self.image_tokens
         got = (ids == self.image_token_id).sum(-1)
         if not bool((got == want).all()):
             raise ValueError(f"the prompt holds {got.tolist()} image tokens per sample, the model "
                              f"expects {want} ({len(self.cameras)} cameras x {self.image_tokens}): "
                              "the tokenizer does not fit this checkpoint's Eagle config")
-        return ids, mask
+        return ids.to(device), mask.to(device)
 
     def _state(self, obs: dict, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 1, max_state_dim) normalised state in the checkpoint's key order, and its mask."""
-        parts = []
-        for f in self.ckpt.state:
-            x = obs[f.key][:, -1].to(dtype)
-            parts.append(T.normalize(x, f.stats, f.mode))
-        state, mask = T.pad(torch.cat(parts, -1), self.max_state_dim)
-        return state[:, None].float(), mask[:, None]
+        state = {k: obs[k][:, -1:].to(dtype) for k in self.state_keys}
+        s, mask = T.normalize_state(state, self.state_stats, self.state_keys, self.state_modes,
+                                    self.max_state_dim)
+        return s.float(), mask
 
     def _actions(self, pred: torch.Tensor) -> dict:
         """action_pred (B, 16, 32) normalised -> {action key: (B, 16, d)} in robot units."""
-        out, start = {}, 0
-        for f in self.ckpt.action:
-            out[f.key] = T.unnormalize(pred[..., start:start + f.dim], f.stats, f.mode).float()
-            start += f.dim
-        return out
+        out = T.unnormalize_action(pred.float(), self.action_stats, self.action_dims, self.action_modes)
+        return {k: v.float() for k, v in out.items()}
 
     def _inputs(self, pixels, ids, mask, state, state_mask, batch: int) -> dict:
         device = state.device
@@ -144,9 +153,11 @@ class StockGr00t(_Gr00t):
 
 class FastGr00t(_Gr00t):
     """The same inputs built on the batch's device, the text tokenised once per task; checked
-    against `StockGr00t` with the same denoising noise and refused beyond `atol` (robot units)."""
+    against `StockGr00t` with the same denoising noise and refused beyond `atol`, in the model's
+    normalised action units (2 = a key's whole min..max range). On a CPU both paths compute
+    the same numbers; on a GPU a resized pixel may land one uint8 level apart."""
 
-    def __init__(self, *args, verify: bool = True, atol: float = 1e-4, **kwargs):
+    def __init__(self, *args, verify: bool = True, atol: float = 1e-3, **kwargs):
         super().__init__(*args, **kwargs)
         self.verify, self.atol, self.worst, self.checks = verify, atol, None, 0
         self._tokens: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -178,11 +189,22 @@ class FastGr00t(_Gr00t):
         if task not in self._tokens:  # tokenised once per task text
             self._tokens[task] = self._prompt([task], device)
         ids, mask = self._tokens[task]
-        frames = torch.stack([obs[k][:, -1] for k in self.cameras], 1)  # (B, V, H, W, 3)
-        pixels = self._pixels(frames.flatten(0, 1))  # (B*V, 3, S, S), sample-major
+        frames = T.stack_views({k: obs[k][:, -1] for k in self.cameras}, self.cameras)
+        pixels = self._pixels(frames)  # (B*V, 3, S, S), sample-major
         state, state_mask = self._state(obs)
         return self._inputs(pixels, ids.expand(batch, -1), mask.expand(batch, -1), state,
                             state_mask, batch)
+
+    def _normalised(self, key: str, diff: torch.Tensor) -> torch.Tensor:
+        """A difference in robot units as a fraction of the key's range x 2 (min_max units)."""
+        stats, mode = self.action_stats[key], self.action_modes[key]
+        lo, hi = ("q01", "q99") if mode == "q99" else ("min", "max")
+        if mode == "mean_std":
+            span = 4 * torch.as_tensor(stats["std"], dtype=diff.dtype, device=diff.device)
+        else:
+            span = (torch.as_tensor(stats[hi], dtype=diff.dtype, device=diff.device)
+                    - torch.as_tensor(stats[lo], dtype=diff.dtype, device=diff.device))
+        return 2 * diff / torch.where(span > 0, span, torch.ones_like(span))
 
     def _check(self, obs, out, rng, cuda_rng) -> None:
         """Run the stock path with the fast path's noise (RNG restored); refuse if they differ."""
@@ -199,11 +221,11 @@ class FastGr00t(_Gr00t):
             torch.random.set_rng_state(after)
             if cuda_after is not None:
                 torch.cuda.set_rng_state_all(cuda_after)
-        self.worst = max(float((out[k] - ref[k].to(out[k])).abs().max()) for k in out)
+        self.worst = max(float(self._normalised(k, (out[k] - ref[k].to(out[k])).abs()).max()) for k in out)
         self.checks += 1
         if not self.worst <= self.atol:
             raise RuntimeError(f"GR00T fast path differs from the stock path by {self.worst:.3g} > "
-                               f"{self.atol} (robot units) on the same inputs and noise")
+                               f"{self.atol} (normalised action units) on the same inputs and noise")
         self.verify = False
 
 
@@ -251,7 +273,7 @@ def random_dir(source: str, config: BridgeConfig) -> str:
 
 
 def load(source: str, config: BridgeConfig = BridgeConfig(), device: str | None = None,
-         verify: bool = True, check_frames: bool = True):
+         verify: bool = True, check_frames: bool = True, convention: str | None = None):
     """The GR00T-layout callable for `--base gr00t:<source>`: StockGr00t, or FastGr00t with
     --gr00t-fast. Prints the detected format on stderr. `check_frames` False: the caller
     resizes its frames to each camera's `ckpt.video[i].resolution` (deploy)."""
@@ -263,5 +285,5 @@ def load(source: str, config: BridgeConfig = BridgeConfig(), device: str | None 
     with contextlib.redirect_stdout(sys.stderr):
         model = gc.load_model(ckpt, device)
     if config.gr00t_fast:
-        return FastGr00t(ckpt, model, tokenizer, config.denoising_steps, verify=verify)
-    return StockGr00t(ckpt, model, tokenizer, config.denoising_steps)
+        return FastGr00t(ckpt, model, tokenizer, config.denoising_steps, convention, verify=verify)
+    return StockGr00t(ckpt, model, tokenizer, config.denoising_steps, convention)

@@ -17,7 +17,8 @@ code (`lerobot.policies.groot.groot_n1.GR00TN15`, pip; NVIDIA's Isaac-GR00T pack
            {shape [d], ...}}}, embodiment_tag}} (schema: Isaac-GR00T n1.5-release
            gr00t/data/schema.py `DatasetMetadata`). Keys and their order, statistics and camera
            resolutions come from metadata.json; its conventions: crop 0.95 + resize, the plain
-           task string (bridge.gr00t_transforms "isaac"). The normalisation mode is the data
+           task text as Isaac-GR00T's Gr00tPolicy.get_action hands it over (bridge.gr00t_transforms
+           "isaac"; "isaac_train" = the plain string of training). The normalisation mode is the data
            config's, which the checkpoint does not store: min_max (every SO-100/101 data config,
            the fine-tuning service's included).
   lerobot  a LeRobot `groot` policy (`lerobot-train --policy.type=groot`, pretrained_model/):
@@ -66,8 +67,11 @@ RANDOM_MARK = "bridge_random.json"  # marks a write_random_checkpoint directory
 RANDOM_ASSETS_REPO = "bridge-random/eagle2hg-processor-{size}"
 SIZES = ("tiny", "full")
 NORM_MODES = ("min_max", "q99", "mean_std")
-EMBODIMENT_IDS = {"new_embodiment": 31, "oxe_droid": 17, "agibot_genie1": 26, "gr1": 24,
-                  "so100": 2, "unitree_g1": 3}  # Isaac's EMBODIMENT_TAG_MAPPING + LeRobot's
+# Isaac-GR00T's EMBODIMENT_TAG_MAPPING (gr00t/data/embodiment_tags.py), and LeRobot's
+# GrootPackInputsStep.embodiment_mapping (two more tags) for its own checkpoints; the same as
+# bridge.gr00t_transforms' (not imported here: this module's readers must not import torch).
+EMBODIMENT_IDS = {"new_embodiment": 31, "oxe_droid": 17, "agibot_genie1": 26, "gr1": 24}
+LEROBOT_EMBODIMENT_IDS = {**EMBODIMENT_IDS, "so100": 2, "unitree_g1": 3}
 # backbone_cfg.eagle_path of nvidia/GR00T-N1.5-3B's config.json (LeRobot ignores it).
 ISAAC_EAGLE_PATH = "NVEagle/eagle_er-qwen3_1_7B-Siglip2_400M_stage1_5_128gpu_er_v7_1mlp_nops"
 PREPROCESSOR, POSTPROCESSOR = "policy_preprocessor.json", "policy_postprocessor.json"
@@ -359,7 +363,7 @@ def _read_lerobot(source: str, path: Path, tag: str) -> Checkpoint:
     if saved_tag != tag:
         raise CheckpointError(f"{source}: LeRobot groot policy for embodiment {saved_tag!r}, not "
                               f"the requested {tag!r} (--embodiment-tag)")
-    mapping = {**EMBODIMENT_IDS, **pack.get("embodiment_mapping", {})}
+    mapping = {**LEROBOT_EMBODIMENT_IDS, **pack.get("embodiment_mapping", {})}
     if tag not in mapping:
         raise CheckpointError(f"{source}: embodiment {tag!r} has no projector id")
     feats_in, feats_out = config.get("input_features", {}), config.get("output_features", {})
@@ -637,7 +641,7 @@ def save_lerobot(model, out_dir: str | Path, stats: dict, cameras: dict[str, tup
         {"registry_name": PACK_STEP, "config": {
             "state_horizon": 1, "action_horizon": 16, "max_state_dim": 64, "max_action_dim": 32,
             "language_key": "task", "formalize_language": False, "embodiment_tag": tag,
-            "embodiment_mapping": {k: v for k, v in EMBODIMENT_IDS.items()}, "normalize_min_max": True},
+            "embodiment_mapping": dict(LEROBOT_EMBODIMENT_IDS), "normalize_min_max": True},
          "state_file": f"policy_preprocessor_step_2_{PACK_STEP}.safetensors"},
         {"registry_name": "groot_eagle_encode_v3", "config": {}},
         {"registry_name": "groot_eagle_collate_v3", "config": {}},

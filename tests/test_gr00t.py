@@ -415,3 +415,96 @@ def test_specs_and_flags():
         check_bridge("gr00t", BridgeConfig(random_weights="huge"))
     with pytest.raises(ValueError, match="--data-config is gone"):
         check_bridge("gr00t", BridgeConfig(data_config="so100"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Golden numbers (tests/fixtures/gr00t_golden, computed with Isaac-GR00T's and LeRobot's own
+# code) through the stock and the fast path's own input preparation
+
+def golden_paths(tmp_path, isaac_dir, stock, case: str, fmt: str):
+    """(StockGr00t, FastGr00t) on a checkpoint with the golden case's keys and statistics
+    (Isaac: its metadata.json; LeRobot: the same statistics over the whole vectors), the tiny
+    model's weights; and the case's observation in that format's keys."""
+    from test_gr00t_transforms import FIX, make_inputs
+    c = make_inputs()[case]
+    d = tmp_path / f"{fmt}_{case}"
+    if fmt == "isaac":
+        d.mkdir()
+        for f in isaac_dir.iterdir():
+            if f.is_file():
+                (d / f.name).symlink_to(f)
+        (d / "experiment_cfg").mkdir()
+        shutil.copy(FIX / f"checkpoint_{case}" / "experiment_cfg" / "metadata.json", d / "experiment_cfg")
+        frames, state = dict(c["frames"]), dict(c["state"])
+    else:
+        whole = lambda st: {s: np.concatenate([np.asarray(v[s]) for v in st.values()]).tolist()  # noqa: E731
+                            for s in ("min", "max")}
+        cams = {f"observation.images.{k.split('.', 1)[1]}": (v.shape[3], v.shape[2]) for k, v in c["frames"].items()}
+        gc.save_lerobot(stock.model, d, {"observation.state": whole(c["state_stats"]),
+                                         "action": whole(c["action_stats"])}, cams, base_model_path=str(isaac_dir))
+        frames = {f"observation.images.{k.split('.', 1)[1]}": v for k, v in c["frames"].items()}
+        state = {"observation.state": np.concatenate(list(c["state"].values()), -1)}
+    ckpt = gc.read_checkpoint(str(d))
+    obs = {k: torch.as_tensor(v) for k, v in {**frames, **state}.items()}
+    return (gr00t.StockGr00t(ckpt, stock.model, stock.tokenizer),
+            gr00t.FastGr00t(ckpt, stock.model, stock.tokenizer)), obs, c
+
+
+@pytest.mark.parametrize("fmt", ["isaac", "lerobot"])
+@pytest.mark.parametrize("case", ["cam640", "cam224"])
+def test_stock_and_fast_paths_reproduce_the_golden_numbers(tmp_path, isaac_dir, stock, case, fmt):
+    """Pixels within one uint8 level (rows 100:102 and per-image sums, sample-major in the
+    checkpoint's camera order), state and its mask to 1e-6, embodiment 31, the un-normalised
+    action chunk of a known prediction to 1e-6: on both paths."""
+    from test_gr00t_transforms import LEVEL
+    with np.load(gold_file()) as z:
+        gold = {k: z[k] for k in z.files}
+    paths, obs, c = golden_paths(tmp_path, isaac_dir, stock, case, fmt)
+    pred = torch.as_tensor(c["pred"])
+    for path in paths:
+        inputs_ = path.prepare({**obs, TASK_KEY: [TASK] * 2})
+        pv = inputs_["eagle_pixel_values"].numpy()
+        assert pv.shape == (4, 3, 224, 224)
+        assert np.abs(pv[:, :, 100:102] - gold[f"{fmt}/{case}/pixel_values_rows"]).max() <= LEVEL + 1e-6
+        sums = pv.astype(np.float64).sum((1, 2, 3))
+        assert np.abs(sums - gold[f"{fmt}/{case}/pixel_values_sum"]).max() < 224 * 224 * 3 * LEVEL * 0.01
+        np.testing.assert_allclose(inputs_["state"].numpy(), gold[f"{fmt}/{case}/state"], atol=1e-6, rtol=0)
+        assert np.array_equal(inputs_["state_mask"].numpy(), gold[f"{fmt}/{case}/state_mask"])
+        assert inputs_["embodiment_id"].tolist() == gold[f"{fmt}/{case}/embodiment_id"].tolist()
+        out = path._actions(pred)
+        if fmt == "isaac":
+            for key, _ in c["action_dims"]:
+                np.testing.assert_allclose(out[key].numpy(), gold[f"isaac/{case}/action/{key}"], atol=1e-6, rtol=0)
+        else:
+            np.testing.assert_allclose(out["action"].numpy(), gold[f"lerobot/{case}/action"], atol=1e-6, rtol=0)
+
+
+def test_prompt_ids_of_both_paths_reproduce_the_golden_tokens(tmp_path, isaac_dir, stock):
+    """With the real N1.5 Eagle tokenizer (where one is present): the stock path's ids and
+    mask for the golden batch (two tasks), and the fast path's for each task alone."""
+    from test_gr00t_transforms import eagle_tokenizer_dir
+    path = eagle_tokenizer_dir()
+    if path is None:
+        pytest.skip("no GR00T N1.5 Eagle tokenizer here (set GR00T_EAGLE_TOKENIZER to its directory)")
+    tok = gc.load_tokenizer(path)
+    meta = json.loads((gold_file().parent / "golden.json").read_text())
+    with np.load(gold_file()) as z:
+        gold = {k: z[k] for k in z.files}
+    for fmt in ("isaac", "lerobot"):
+        (st, fast), obs, _ = golden_paths(tmp_path / fmt, isaac_dir, stock, "cam224", fmt)
+        for p in (st, fast):
+            p.tokenizer, p.image_tokens, p.image_token_id = tok, T.IMAGE_TOKENS, T.IMG_CONTEXT_ID
+        ids, mask = st._prompt(list(meta["tasks"]), "cpu")
+        np.testing.assert_array_equal(ids.numpy(), gold[f"{fmt}/cam224/eagle_input_ids"])
+        np.testing.assert_array_equal(mask.numpy(), gold[f"{fmt}/cam224/eagle_attention_mask"])
+        if fmt == "isaac":
+            one, _ = fast._prompt([meta["tasks"][1]], "cpu")  # the longer task: its row has no padding
+            np.testing.assert_array_equal(one[0].numpy(), gold["isaac/cam224/eagle_input_ids"][1])
+
+
+def gold_file():
+    from test_gr00t_transforms import FIX
+    return FIX / "golden.npz"
+
+
+TASK_KEY = "annotation.human.task_description"
