@@ -269,3 +269,35 @@ def test_make_passes_the_wheelhouse_on():
     r = subprocess.run(["make", "-n", "wheelhouse", "PYTHON_VERSION=3.12", "WHEELHOUSE=/w"], cwd=ROOT,
                        capture_output=True, text=True)
     assert "tools/wheelhouse.py --out /w --python-version 3.12" in r.stdout, r.stderr
+
+
+def test_closure_ships_what_the_target_lacks_or_has_too_old(tmp_path, monkeypatch):
+    index = tmp_path / "index"
+    index.mkdir()
+    make_wheel(index, "app", "1.0", {"app/__init__.py": b""}, ["lib>=2", "base", "hub<1.0", "gone; extra == 'x'"])
+    make_wheel(index, "lib", "2.5", {"lib/__init__.py": b""}, ["tiny"])
+    make_wheel(index, "hub", "0.35.3", {"hub/__init__.py": b""})
+    make_wheel(index, "tiny", "0.1", {"tiny/__init__.py": b""})
+    make_wheel(index, "solo", "3.0", {"solo/__init__.py": b""}, ["never-followed"])
+
+    def fake_download(python, dest, reqs, *args, **kw):
+        for req in reqs:
+            name, spec, _ = wh.parse_requirement(req)
+            found = [w for w in index.glob("*.whl") if wh.wheel_name_version(w.name)[0] == name
+                     and wh.version_matches(wh.wheel_name_version(w.name)[1], spec)]
+            assert found, req
+            (dest / found[0].name).write_bytes(found[0].read_bytes())
+
+    monkeypatch.setattr(wh, "pip_download", fake_download)
+    monkeypatch.setattr(wh, "NO_DEPS", {"solo"})
+    present = {"base": None, "hub": "1.33.0", "lib": "1.0"}
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    r = wh.closure("python3", stage, {"app": "==1.0", "solo": ""}, present, set(), "3.12", "2.28")
+    assert r["shipped"] == {"app": "1.0", "hub": "0.35.3", "lib": "2.5", "tiny": "0.1", "solo": "3.0"}
+    assert r["assumed_compatible"] == {"base": ""} and r["conflicts"] == []
+    stage2 = tmp_path / "stage2"
+    stage2.mkdir()  # the target's own build of lib is preferred: kept, and the clash is reported
+    r = wh.closure("python3", stage2, {"app": "==1.0"}, present, {"hub"}, "3.12", "2.28", prefer={"lib"})
+    assert set(r["shipped"]) == {"app"} and r["excluded"] == {"hub": "<1.0"}
+    assert sorted(r["conflicts"]) == ["app needs hub<1.0, gets 1.33.0", "app needs lib>=2, gets 1.0"]

@@ -20,9 +20,12 @@ dependencies (make install adds it with --no-deps); setuptools (the build backen
 Archive (--split MB): for a machine that has some packages already (`--skip-present`: names,
 `name==version` or `pip list` lines, comma-separated or a file). The wanted packages (the
 project's pins, or `--packages`, or `--preset`) that the target has at a compatible version are
-left out, and so are their dependencies that it has; what is left is downloaded with
-`--no-deps`, then each wheel's Requires-Dist is followed (marker-evaluated for the target) until
-nothing is missing. Wheels are then shrunk (STRIP: test suites, examples, test data, and warp's
+left out, and so are their dependencies that it has: compatible means the version satisfies the
+pin (or Requires-Dist), or is unknown (a bare name; but a version asked for in --packages is
+shipped then), or the package is one of the target's own accelerator builds and what is built
+with them (PREFER_PRESENT: its CUDA jax and torch, numpy, flax, ...), kept whatever the project
+pins. What is left is downloaded with `--no-deps`, then each wheel's Requires-Dist is followed
+(marker-evaluated for the target) until nothing is missing; clashes are printed and recorded. Wheels are then shrunk (STRIP: test suites, examples, test data, and warp's
 CPU-only compiler unless --keep-warp-clang), their RECORD rewritten to match, re-zipped
 uncompressed (xz compresses raw bytes far better than deflated ones), put in one tar, xz'ed
 and cut into parts of at most MB megabytes (10**6 bytes): wheelhouse.tar.xz.partNN plus
@@ -115,6 +118,12 @@ transformers==4.57.6 tokenizers==0.22.2 huggingface-hub==0.35.3
 H200_EXCLUDE = "mediapy imageio-ffmpeg"
 PRESETS = {"nvidia-h200": dict(python_version="3.12", glibc="2.39", present=H200_PRESENT,
                                packages=H200_PACKAGES, exclude=H200_EXCLUDE)}
+
+
+# With --skip-present, the target's own builds of these are kept whatever the project pins
+# (its CUDA jax and torch, and the libraries built against them): never shipped over them.
+PREFER_PRESENT = """jax jaxlib jax-cuda12-plugin jax-cuda12-pjrt jax-cuda13-plugin jax-cuda13-pjrt torch
+torchvision torchaudio triton numpy scipy ml-dtypes flax optax orbax-checkpoint chex tensorstore"""
 
 
 class WheelhouseError(RuntimeError):
@@ -365,53 +374,54 @@ def full_wheelhouse(out: Path, python: str, python_version: str, glibc: str, cud
 
 
 def closure(python: str, stage: Path, wanted: dict[str, str], present: dict[str, str | None],
-            exclude: set[str], python_version: str, glibc: str) -> dict:
+            exclude: set[str], python_version: str, glibc: str, explicit: bool = True,
+            prefer: set[str] = frozenset()) -> dict:
     """Download (--no-deps) what `wanted` needs that the target lacks, following Requires-Dist
-    until nothing is missing. Returns a report: shipped, skipped (present), excluded, conflicts."""
+    until nothing is missing (wheels already in `stage` count as shipped). A package the target
+    has is left out when its version satisfies what is asked, or is unknown (an `explicit`
+    version asked for in --packages is shipped then), or the name is in `prefer` (the target's
+    own accelerator builds and what is built with them: kept whatever the pin says).
+    Returns a report: shipped, skipped, assumed_compatible, excluded, needed_by, conflicts."""
     env = target_env(python_version)
     report = {"skipped": {}, "excluded": {}, "assumed_compatible": {}, "needed_by": {}}
-    have: dict[str, Path] = {wheel_name_version(w.name)[0]: w for w in stage.glob("*.whl")}
+    have: dict[str, Path] = {}
     queue = dict(wanted)
-    seen_specs: dict[str, list[str]] = {}
+
+    def follow(w: Path) -> None:
+        name = wheel_name_version(w.name)[0]
+        have[name] = w
+        if name in NO_DEPS:
+            return
+        for dep, spec in requires(w, env):
+            report["needed_by"].setdefault(dep, []).append(name)
+            if dep not in have and dep not in queue:
+                queue[dep] = spec
+
+    for w in sorted(stage.glob("*.whl")):
+        follow(w)
     while queue:
         todo = []
         for name, spec in queue.items():
-            seen_specs.setdefault(name, []).append(spec)
             if name in have:
                 continue
             if name in exclude:
                 report["excluded"][name] = spec
                 continue
-            if name in present and name not in wanted:
+            if name in present:
                 version = present[name]
-                if version is None:
-                    report["assumed_compatible"][name] = spec
-                    continue
-                if version_matches(version, spec):
-                    report["skipped"][name] = version
-                    continue
-            elif name in present and name in wanted:
-                version = present[name]
-                if version is not None and version_matches(version, spec) or \
-                        version is None and not spec:
-                    report["skipped"][name] = version
+                asked = name in wanted and explicit and spec
+                if name in prefer or (version is None and not asked) or \
+                        (version is not None and version_matches(version, spec)):
+                    report["skipped" if version else "assumed_compatible"][name] = version or spec
                     continue
             todo.append(f"{name}{spec}")
         queue = {}
         if not todo:
             break
         pip_download(python, stage, sorted(set(todo)), python_version, glibc, True)
-        for w in stage.glob("*.whl"):
-            name = wheel_name_version(w.name)[0]
-            if name in have:
-                continue
-            have[name] = w
-            if name in NO_DEPS:
-                continue
-            for dep, spec in requires(w, env):
-                report["needed_by"].setdefault(dep, []).append(name)
-                if dep not in have and dep not in queue:
-                    queue[dep] = spec
+        for w in sorted(stage.glob("*.whl")):
+            if wheel_name_version(w.name)[0] not in have:
+                follow(w)
     # every requirement of a shipped wheel is met by a shipped or a present version?
     conflicts = []
     for name, w in have.items():
@@ -732,7 +742,10 @@ def main(argv=None) -> int:
                     wanted = parse_wanted(project_requirements() + [install_plan.LEROBOT])
                     if "torch" in wanted and "torch" not in present:
                         torch_cpu_wheel(args.python, stage, python_version, glibc)
-                report = closure(args.python, stage, wanted, present, exclude, python_version, glibc)
+                prefer = {canonical(n) for n in PREFER_PRESENT.split()} | \
+                    {n for n in present if n.startswith("nvidia-")}
+                report = closure(args.python, stage, wanted, present, exclude, python_version, glibc,
+                                 explicit=bool(args.packages or preset), prefer=prefer)
                 wheels = sorted(stage.glob("*.whl"))
                 for c in report["conflicts"]:
                     print(f"wheelhouse: warning: {c}", file=sys.stderr)
