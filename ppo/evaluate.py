@@ -22,20 +22,30 @@ from mjx_env.paper_return import PaperReturn, set_base
 from mjx_env.rollout import TRACE_KEYS, episode_implausible, plausibility_summary, rate_with_ci
 from ppo import export, policy
 from ppo.cli import OneLineParser
+from ppo.progress import Episodes
 
 
 def evaluate_base(env, base: BasePolicy, episodes: int, seed: int = 0,
-                  residual: Callable | None = None, batch: int | None = None) -> dict[str, np.ndarray]:
+                  residual: Callable | None = None, batch: int | None = None,
+                  progress: str | None = None) -> dict[str, np.ndarray]:
     """`residual(obs (B, 25), base_action (B, 6)) -> (B, 6)` in [-1, 1], None = zeros; `batch`
     episodes side by side (default: all). Returns (episodes,) arrays: success (bool),
     plausible_success (bool), steps, episode_return; `trace` (per-step plausibility metrics,
-    (episodes, T), NaN after the episode ended) and `base_calls` (batched)."""
+    (episodes, T), NaN after the episode ended) and `base_calls` (batched). `progress`: a label;
+    then lines `<label>: <done>/<episodes> episodes done, step s/L, <elapsed>` are printed while
+    the episodes run (`ppo.progress.Episodes`; None: silent, the program has no callback)."""
     b, length = min(batch or episodes, episodes), env.config.episode_length
     keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
     rounds = -(-episodes // b)
     keys = jp.concatenate([keys, jp.repeat(keys[-1:], rounds * b - episodes, axis=0)])
+    shown = None if progress is None else Episodes(progress, episodes, length)
+    ended, real = [0], [b]  # episodes of the earlier rounds; real (unpadded) envs of this one
+    every = max(1, length // 30)  # steps between progress callbacks (each one a host round trip)
 
-    def one_step(carry, _):
+    def tell(step, alive):
+        shown.update(ended[0] + int((~np.asarray(alive)[:real[0]]).sum()), int(step))
+
+    def one_step(carry, t):
         state, cache, alive, steps, ret, success = carry
         cache, base_action = chunk_cache.next_action(cache, base, state)
         state = set_base(state, base_action, base.active)
@@ -46,6 +56,9 @@ def evaluate_base(env, base: BasePolicy, episodes: int, seed: int = 0,
         steps = steps + alive.astype(jp.int32)
         trace = {k: jp.where(alive, state.metrics[k], jp.nan) for k in TRACE_KEYS}
         alive = alive & (state.done == 0)
+        if shown is not None:
+            jax.lax.cond((t + 1) % every == 0, lambda: jax.debug.callback(tell, t + 1, alive),
+                         lambda: None)
         return (state, cache, alive, steps, ret, success), trace
 
     @jax.jit
@@ -53,10 +66,19 @@ def evaluate_base(env, base: BasePolicy, episodes: int, seed: int = 0,
         state = env.reset(round_keys)
         init = (state, chunk_cache.init(b, base.horizon), jp.ones(b, bool), jp.zeros(b, jp.int32),
                 jp.zeros(b), jp.zeros(b, bool))
-        (_, cache, _, steps, ret, success), trace = jax.lax.scan(one_step, init, None, length)
+        xs = None if shown is None else jp.arange(length)
+        (_, cache, _, steps, ret, success), trace = jax.lax.scan(one_step, init, xs, length)
         return success, steps, ret, cache.calls, {k: v.T for k, v in trace.items()}
 
-    results = [run(keys[i * b:(i + 1) * b]) for i in range(rounds)]
+    results = []
+    for i in range(rounds):
+        real[0] = min(b, episodes - i * b)
+        results.append(run(keys[i * b:(i + 1) * b]))
+        if shown is not None:  # the next round's count starts after this one has run
+            jax.block_until_ready(results[-1])
+            ended[0] += real[0]
+    if shown is not None:
+        shown.finish()
     cat = lambda j: np.concatenate([np.asarray(r[j]) for r in results])[:episodes]  # noqa: E731
     trace = {k: np.concatenate([np.asarray(r[4][k]) for r in results])[:episodes] for k in TRACE_KEYS}
     success = cat(0)
@@ -123,14 +145,17 @@ def first_reach(history: list[dict], window: int, target: float = TARGET) -> dic
             "target": target}
 
 
-def evaluate_policy(agent, ts, episodes: int, seed: int = EVAL_SEED, batch: int | None = None) -> dict:
+def evaluate_policy(agent, ts, episodes: int, seed: int = EVAL_SEED, batch: int | None = None,
+                    progress: bool = False) -> dict:
     """Success of the base alone (zero residual) and base + the deterministic residual,
-    `batch` episodes side by side (default: all)."""
+    `batch` episodes side by side (default: all); `progress`: print how far each has come."""
 
     def residual(obs, base_action):
         return agent.deterministic_residual(ts.params, ts.stats, obs, base_action)
 
-    return {name: summary(evaluate_base(agent.env, agent.base, episodes, seed, fn, batch))
+    label = lambda name: f"evaluation ({name.replace('_plus_', ' + ').replace('_', ' ')})"  # noqa: E731
+    return {name: summary(evaluate_base(agent.env, agent.base, episodes, seed, fn, batch,
+                                        label(name) if progress else None))
             for name, fn in (("base_alone", None), ("base_plus_residual", residual))}
 
 
@@ -266,7 +291,7 @@ def main(argv=None) -> dict:
     residual = actor_residual(net["actor"], net["stats"], hidden, base.active)
     print(f"evaluating {args.source} ({args.kind}; base {base.name}, {args.episodes} episodes, "
           f"seed {args.seed}, impl {env.impl}, {batch} envs side by side)", flush=True)
-    result = evaluate_base(env, base, args.episodes, args.seed, residual, batch)
+    result = evaluate_base(env, base, args.episodes, args.seed, residual, batch, "evaluation")
     out = {"source": str(args.source), "kind": args.kind, "base": base.name, "seed": args.seed,
            "impl": env.impl, "num_envs": batch,
            **report(result, summary(result), env.config.ctrl_dt)}
@@ -278,7 +303,8 @@ def main(argv=None) -> dict:
 
         path = Path(args.video_out or (Path(args.out).with_suffix(".mp4") if args.out
                                        else f"eval-{_name(args)}.mp4"))
-        out["video"] = record(env, base, residual, args.video, path, args.seed, args.episodes)
+        out["video"] = record(env, base, residual, args.video, path, args.seed, args.episodes,
+                              progress=True)
         print(f"  video: {path} ({args.video} episodes, {out['video']['frames']} frames, "
               f"{out['video']['seconds']:.1f} s)")
     if args.out:

@@ -244,7 +244,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True
     log(f"compiled the training iteration in {time.monotonic() - tick:.1f} s "
         f"({agent.shardings.rng.mesh.size} device(s), {jax.process_count()} process(es))")
     distributed.barrier("iteration compiled")
-    bar = Progress(run.iterations, int(ts.iteration), enabled=progress and main)
+    bar = Progress(run.iterations, int(ts.iteration), enabled=progress and main, history=history)
     events = EventLog(out, resume_step=int(ts.env_steps) + 1 if resume else None) if main else None
     wall = history[-1].get("wall_s", 0.0) if history else 0.0  # training seconds, resumes included
     try:
@@ -317,10 +317,9 @@ def cluster(argv=None) -> distributed.Cluster | None:
         p.error(str(e))
 
 
-def parse(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
-    """The run's TrainConfig from the command line: one flag per field of its four sections
-    (`ppo.config`), defaults for this device; a bad value exits 2 with one line, before any
-    directory exists or anything compiles."""
+def _parser() -> OneLineParser:
+    """The command line: one flag per field of TrainConfig's four sections (`ppo.config`),
+    defaults for this device."""
     gpu = jax.default_backend() == "gpu"
     p = OneLineParser(prog="python -m ppo.train", description=__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -346,15 +345,33 @@ def parse(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
                    help="continue the run in --out from its latest checkpoint, every setting from "
                         f"its config.json (given flags may change only {_resumable_flags()})")
     _add_cluster_flags(p)
-    args = p.parse_args(argv)
-    if args.resume:
-        args = _resume_args(p, argv, args)
+    return p
+
+
+def _config(p: OneLineParser, args: argparse.Namespace) -> TrainConfig:
     try:
-        cfg = validate(TrainConfig(**{s: read_fields(args, type(getattr(defaults, s)))
-                                      for s in SECTIONS}))
+        return validate(TrainConfig(**{s: read_fields(args, type(getattr(TrainConfig(), s)))
+                                       for s in SECTIONS}))
     except (ValueError, TypeError) as e:  # one line, exit 2, before any directory or compilation
         p.error(str(e))
-    return cfg, args
+
+
+def parse(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
+    """The run's TrainConfig from the command line, defaults for this device; a bad value exits
+    2 with one line, before any directory exists or anything compiles. With --resume the run's
+    own settings come from `resume_config` (main calls it next)."""
+    p = _parser()
+    args = p.parse_args(argv)
+    return _config(p, args), args
+
+
+def resume_config(argv=None) -> TrainConfig:
+    """--resume: the TrainConfig of the run in --out (its config.json) with the flags given on
+    this command line applied; exits 2 in one line, before anything compiles, if --out holds no
+    run or a given flag changes what may not change (`_resume_args`)."""
+    p = _parser()
+    args = _resume_args(p, argv, p.parse_args(argv))
+    return _config(p, args)
 
 
 def _flags(names) -> list[str]:
@@ -393,6 +410,8 @@ def _resume_args(p: argparse.ArgumentParser, argv, args: argparse.Namespace) -> 
 def main(argv=None):
     distributed.initialize(cluster(argv))  # before anything touches a device (parse does)
     cfg, args = parse(argv)
+    if args.resume:
+        cfg = resume_config(argv)
     run = cfg.run
     if jax.default_backend() != "gpu" and distributed.is_main():
         print(f"no GPU: a short CPU run ({cfg.ppo.num_envs} envs x {run.iterations} iterations); "
@@ -427,7 +446,7 @@ def report(agent: Agent, ts: TrainState, history: list[dict], cfg: TrainConfig) 
     if history:
         plot(history, out / "learning_curve.png")
         events.image("learning_curve", out / "learning_curve.png", int(ts.env_steps))
-    result = evaluate_policy(agent, ts, run.eval_episodes)
+    result = evaluate_policy(agent, ts, run.eval_episodes, progress=True)
 
     def residual(obs, base_action):
         return agent.deterministic_residual(ts.params, ts.stats, obs, base_action)
@@ -436,7 +455,7 @@ def report(agent: Agent, ts: TrainState, history: list[dict], cfg: TrainConfig) 
     if run.video:  # the first episodes of that evaluation, filmed from the top camera
         from ppo.video import record
         video = record(agent.env, agent.base, residual, run.video, out / "eval.mp4", EVAL_SEED,
-                       total=run.eval_episodes)
+                       total=run.eval_episodes, progress=True)
         result["video"] = {k: video[k] for k in ("path", "episodes", "success", "implausible")}
     (out / "eval.json").write_text(json.dumps(result, indent=1))
     events.evaluation(result, int(ts.env_steps))

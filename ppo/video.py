@@ -33,6 +33,7 @@ from bridge import chunk_cache
 from bridge.base import BasePolicy
 from bridge.render import Renderer
 from mjx_env.paper_return import PaperReturn, set_base
+from ppo.progress import Episodes
 
 CAMERA = "top"
 SIZE = 160  # px, square camera frame (a multiple of 16: H.264 macroblocks, no rescaling)
@@ -151,9 +152,10 @@ def _stepper(env: PaperReturn, base: BasePolicy, residual: Callable | None,
     return reset, step
 
 
-def _round(env, stepper, keys, shown, offset, total_shown):
+def _round(env, stepper, keys, shown, offset, total_shown, progress: Episodes | None = None):
     """Frames of the first `shown` envs of one batch started from `keys` (batch, 2): a list per
-    episode of annotated (S + CAPTION, S, 3) uint8 frames, and each episode's StepInfo at its end."""
+    episode of annotated (S + CAPTION, S, 3) uint8 frames, and each episode's StepInfo at its end.
+    `progress`: told the episodes done and the step reached after each step."""
     reset, step = stepper
     length, dt = env.config.episode_length, env.config.ctrl_dt
     state, cache, frames, metrics = reset(keys)
@@ -174,6 +176,8 @@ def _round(env, stepper, keys, shown, offset, total_shown):
             last[j] = info(j, t, m)
             out[j].append(annotate(frames[j], last[j], dt))
         alive &= ~(np.asarray(m["done"]) > 0)
+        if progress is not None:
+            progress.update(int(shown - alive.sum()), t)
         if not alive.any():
             break
     return out, last
@@ -198,11 +202,12 @@ def _write(path: Path, episodes: list[list[np.ndarray]], fps: float) -> None:
 
 
 def record(env: PaperReturn, base: BasePolicy, residual: Callable | None, episodes: int, path,
-           seed: int = 0, total: int | None = None, size: int = SIZE) -> dict:
+           seed: int = 0, total: int | None = None, size: int = SIZE, progress: bool = False) -> dict:
     """Write an MP4 of `episodes` fixed-seed episodes to `path` (see the module docstring).
 
     `residual(obs (B, 25), base_action (B, 6) rad) -> (B, 6)` in [-1, 1], None = zeros; `size`
-    px, a multiple of 16. The episodes run side by side in one batch. Returns {path, episodes, frames, steps, success, implausible, fps,
+    px, a multiple of 16. The episodes run side by side in one batch; `progress`: print lines
+    `video: <done>/<episodes> episodes done, step s/L, <elapsed>` as they run. Returns {path, episodes, frames, steps, success, implausible, fps,
     frame_size (H, W) px, seconds}."""
     if size < 16 or size % 16:
         raise ValueError(f"video size must be a positive multiple of 16 px, got {size}")
@@ -212,23 +217,26 @@ def record(env: PaperReturn, base: BasePolicy, residual: Callable | None, episod
 
     level, warp.config.log_level = warp.config.log_level, warp.LOG_WARNING
     try:
-        clips, ends = _rollouts(env, base, residual, keys, size)
+        shown = Episodes("video", episodes, env.config.episode_length) if progress else None
+        clips, ends = _rollouts(env, base, residual, keys, size, shown)
     finally:
         warp.config.log_level = level
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fps = 1.0 / env.config.ctrl_dt
     _write(path, clips, fps)
+    if progress:
+        shown.finish()
     return {"path": str(path), "episodes": episodes, "frames": sum(len(c) for c in clips),
             "steps": [e.step for e in ends], "success": [e.success for e in ends],
             "implausible": [e.implausible for e in ends], "fps": fps,
             "frame_size": list(clips[0][0].shape[:2]), "seconds": time.monotonic() - start}
 
 
-def _rollouts(env, base, residual, keys, size):
+def _rollouts(env, base, residual, keys, size, progress: Episodes | None = None):
     """(per-episode annotated frame lists, per-episode last StepInfo) of the episodes of `keys`,
     side by side in one batch."""
     episodes = keys.shape[0]
     renderer = Renderer(PaperReturn(dataclasses.replace(env.config, impl="jax")), (CAMERA,), size)
     stepper = _stepper(env, base, residual, renderer, episodes)
-    return _round(env, stepper, keys, episodes, 0, episodes)
+    return _round(env, stepper, keys, episodes, 0, episodes, progress)

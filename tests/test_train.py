@@ -214,10 +214,9 @@ def test_resume_takes_every_setting_from_the_run_and_checks_only_given_flags(
     change the budget and outputs; any other change is refused in one line, exit 2, before
     anything is built. A missing config.json falls back to the checkpoint's copy."""
     out = copy_of(stopped_run, tmp_path)
-    cfg, _ = train_mod.parse(["--resume", "--out", str(out)])
-    assert cfg == tiny_run(out)
-    cfg, _ = train_mod.parse(["--resume", "--out", str(out), "--iterations", "5", "--keep", "1",
-                              "--num-envs", "4", "--hidden", "32", "32"])  # same values: fine
+    assert train_mod.resume_config(["--resume", "--out", str(out)]) == tiny_run(out)
+    cfg = train_mod.resume_config(["--resume", "--out", str(out), "--iterations", "5", "--keep", "1",
+                                   "--num-envs", "4", "--hidden", "32", "32"])  # same values: fine
     assert cfg == tiny_run(out, iterations=5, keep=1)
     monkeypatch.setattr(train_mod, "build", None)
     for flags, named in ((["--num-envs", "32"], "--num-envs 32 (the run has 4)"),
@@ -229,4 +228,4 @@ def test_resume_takes_every_setting_from_the_run_and_checks_only_given_flags(
         err = capsys.readouterr().err
         assert stop.value.code == 2 and err.count("\n") == 1 and named in err, err
     (out / "config.json").unlink()
-    assert train_mod.parse(["--resume", "--out", str(out)])[0] == tiny_run(out)
+    assert train_mod.resume_config(["--resume", "--out", str(out)]) == tiny_run(out)

@@ -1,5 +1,8 @@
 """MP4 of evaluation episodes (ppo.video): frame count and size, the frames against a direct
 render, the caption's status square. 2 episodes of 4 steps, zero base, 2 envs."""
+import contextlib
+import io
+
 import imageio_ffmpeg
 import jax
 import jax.numpy as jp
@@ -21,7 +24,8 @@ def env():
 
 @pytest.fixture(scope="module")
 def recorded(env, tmp_path_factory):
-    """(record's dict, decoded frames (F, H, W, 3) uint8, residual inputs' shapes)."""
+    """(record's dict, decoded frames (F, H, W, 3) uint8, residual inputs' shapes, the video's
+    metadata, what record printed)."""
     path = tmp_path_factory.mktemp("video") / "sub" / "episodes.mp4"
     seen = []
 
@@ -29,16 +33,18 @@ def recorded(env, tmp_path_factory):
         seen.append((obs.shape, base_action.shape))
         return jp.zeros_like(base_action)
 
-    info = video.record(env, make_base("zero", env), residual, 2, path, seed=SEED)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        info = video.record(env, make_base("zero", env), residual, 2, path, seed=SEED, progress=True)
     reader = imageio_ffmpeg.read_frames(str(path))
     meta = next(reader)
     w, h = meta["size"]
     frames = np.stack([np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in reader])
-    return info, frames, seen, meta
+    return info, frames, seen, meta, printed.getvalue()
 
 
 def test_one_frame_per_step_from_reset_to_the_end(recorded):
-    info, frames, seen, meta = recorded
+    info, frames, seen, meta, _ = recorded
     assert info["steps"] == [LENGTH, LENGTH] and info["success"] == [False, False]
     assert info["frames"] == 2 * (LENGTH + 1) == len(frames)
     assert info["frame_size"] == [video.SIZE + video.CAPTION, video.SIZE]
@@ -47,10 +53,16 @@ def test_one_frame_per_step_from_reset_to_the_end(recorded):
     assert seen == [((2, 25), (2, 6))]
 
 
+def test_recording_prints_its_progress(recorded):
+    lines = recorded[4].splitlines()
+    assert lines[0].startswith(f"video: 0/2 episodes done, step 1/{LENGTH}, ")
+    assert lines[-1].startswith("video: 2/2 episodes done, ") and len(lines) == 2
+
+
 def test_first_frames_are_the_reset_states_top_camera(recorded, env):
     """Each episode's first frame is a direct render of its reset state (key i of the seed's
     split), within H.264's error; the two episodes differ by far more than that."""
-    _, frames, _, _ = recorded
+    _, frames, _, _, _ = recorded
     renderer = Renderer(env, ("top",), video.SIZE)
     state = jax.jit(env.reset)(video.episode_keys(SEED, 2))
     direct = np.asarray(jax.jit(renderer)(state)["top"]).astype(float)
@@ -61,7 +73,7 @@ def test_first_frames_are_the_reset_states_top_camera(recorded, env):
 
 
 def test_caption_shows_grey_status_and_text(recorded):
-    _, frames, _, _ = recorded
+    _, frames, _, _, _ = recorded
     s, b = video.SIZE, video.BOX
     square = frames[:, s + 20:s + 16 + b, s - b - 1:s - 6].reshape(len(frames), -1, 3).mean(1)
     np.testing.assert_allclose(square, np.broadcast_to(video.GREY, square.shape), atol=12)
