@@ -133,15 +133,18 @@ class Progress:
 
 
 class Episodes:
-    """Progress of fixed episodes run in steps (evaluation, video): `update(done, step)` as
-    they run, `finish(done)` at the end; a line at the first update, then one every `every_s`
-    seconds, and at the finish: `<label>: <done>/<total> episodes done, step s/L, <elapsed>`."""
+    """Progress of fixed episodes run in steps (evaluation, video): a line when it starts
+    (`<label>: <total> episodes of up to L steps`: compiling comes first), `update(done, step)`
+    as they run (a line at the first, then one every `every_s` seconds), `finish(done)` at the
+    end: `<label>: <done>/<total> episodes done, step s/L, <elapsed>`."""
 
     def __init__(self, label: str, total: int, length: int, stream: TextIO | None = None,
                  every_s: float = 10.0, clock: Callable[[], float] = time.monotonic):
         self.label, self.total, self.length, self.every_s, self.clock = label, total, length, every_s, clock
         self.stream = stream or sys.stdout
         self.started, self.last_line = clock(), None
+        print(f"{label}: {total} episode{'s' if total != 1 else ''} of up to {length} steps",
+              file=self.stream, flush=True)
 
     def _print(self, text: str) -> None:
         print(f"{self.label}: {text}, {_duration(self.clock() - self.started)}", file=self.stream,

@@ -111,9 +111,10 @@ def test_episodes_progress_lines():
         p.update(step // 10, step)
     p.finish()
     lines = out.getvalue().splitlines()
-    assert lines[0] == "evaluation: 0/64 episodes done, step 1/300, 0m00s"
-    assert lines[1] == "evaluation: 10/64 episodes done, step 101/300, 0m10s"
-    assert len(lines) == 4 and lines[-1] == "evaluation: 64/64 episodes done, 0m30s"
+    assert lines[:3] == ["evaluation: 64 episodes of up to 300 steps",
+                         "evaluation: 0/64 episodes done, step 1/300, 0m00s",
+                         "evaluation: 10/64 episodes done, step 101/300, 0m10s"]
+    assert len(lines) == 5 and lines[-1] == "evaluation: 64/64 episodes done, 0m30s"
 
 
 class _CountingEnv:
@@ -146,15 +147,16 @@ def test_the_evaluation_prints_its_progress_and_the_same_results(capsys, monkeyp
     capsys.readouterr()
     loud = evaluate_base(env, base, 6, batch=4, progress="evaluation (base alone)")
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("evaluation (base alone): 0/6 episodes done, step 1/30, ")
+    assert lines[0] == "evaluation (base alone): 6 episodes of up to 30 steps"
+    assert lines[1].startswith("evaluation (base alone): 0/6 episodes done, step 1/30, ")
     assert lines[-1].startswith("evaluation (base alone): 6/6 episodes done, ")
-    assert len(lines) == 2  # every 10 s: the first and the last here
+    assert len(lines) == 3  # every 10 s: the first and the last here
     for k in ("success", "steps", "episode_return"):
         np.testing.assert_array_equal(quiet[k], loud[k])
     np.testing.assert_array_equal(quiet["steps"], [3, 6, 9, 12, 3, 6])  # two rounds of 4
 
     seen = []
-    every = Episodes("x", 6, 30, every_s=0.0)  # a line at every callback: the counts per step
+    every = Episodes("x", 6, 30, stream=io.StringIO(), every_s=0.0)  # a line per callback
     monkeypatch.setattr(every, "_print", seen.append)
     monkeypatch.setattr(evaluate_mod, "Episodes", lambda *args, **kw: every)
     evaluate_base(env, base, 6, batch=4, progress="x")

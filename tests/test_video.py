@@ -55,8 +55,9 @@ def test_one_frame_per_step_from_reset_to_the_end(recorded):
 
 def test_recording_prints_its_progress(recorded):
     lines = recorded[4].splitlines()
-    assert lines[0].startswith(f"video: 0/2 episodes done, step 1/{LENGTH}, ")
-    assert lines[-1].startswith("video: 2/2 episodes done, ") and len(lines) == 2
+    assert lines[0] == f"video: 2 episodes of up to {LENGTH} steps"
+    assert lines[1].startswith(f"video: 0/2 episodes done, step 1/{LENGTH}, ")
+    assert lines[-1].startswith("video: 2/2 episodes done, ") and len(lines) == 3
 
 
 def test_first_frames_are_the_reset_states_top_camera(recorded, env):
