@@ -81,8 +81,9 @@ def make_base(spec: str, env, horizon: int | None = None, refresh: str | None = 
 
 def check_spec(spec: str) -> str:
     """`spec` if `make_base` can build it, else ValueError naming the problem: the kind is known,
-    its argument parses, a torch module imports and has `build`, a weights file exists, a GR00T
-    source is a directory or a hub id. Nothing is built or loaded (a torch module is imported)."""
+    its argument parses, a torch module imports and has `build`, a weights file exists (a GR00T
+    checkpoint is checked by `check_bridge`, which knows --random-weights). Nothing is built or
+    loaded (a torch module is imported)."""
     kind, _, rest = spec.partition(":")
     if kind == "zero" and not rest:
         return spec
@@ -100,10 +101,7 @@ def check_spec(spec: str) -> str:
         if weights and not Path(weights).is_file():
             raise ValueError(f"--base {spec}: weights file {weights} does not exist")
         return spec
-    if kind == "gr00t":
-        if rest and not Path(rest).is_dir() and not _hub_id(rest):
-            raise ValueError(f"--base {spec}: GR00T checkpoint directory {rest} not found (and it "
-                             "is not a hub id org/name[@revision])")
+    if kind == "gr00t":  # the checkpoint itself (or --random-weights) is check_bridge's
         return spec
     if kind == "gr00t-server":
         server_address(rest)
@@ -139,11 +137,6 @@ def check_bridge(spec: str, config: BridgeConfig) -> BridgeConfig:
         from bridge.gr00t_checkpoint import eagle_dir
         eagle_dir(checkpoint_for(rest, config))  # CheckpointError: a ValueError, one line
     return config
-
-
-def _hub_id(rest: str) -> bool:
-    from bridge.gr00t_checkpoint import is_hub_id
-    return is_hub_id(rest)
 
 
 def server_address(rest: str) -> tuple[str, int]:

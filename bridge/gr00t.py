@@ -234,14 +234,16 @@ class FastGr00t(_Gr00t):
 
 def checkpoint_for(source: str, config: BridgeConfig, check_frames: bool = True) -> gc.Checkpoint:
     """The checkpoint `--base gr00t:<source>` names (written first for --random-weights),
-    checked against --layout, --embodiment-tag and (`check_frames`: the sim feeds its renders
-    as they are) --render-size; one CheckpointError line."""
+    checked against --layout, --embodiment-tag, --units (its state statistics must be possible
+    for the robot's joints) and (`check_frames`: the sim feeds its renders as they are)
+    --render-size; one CheckpointError line."""
     source = random_dir(source, config) if config.random_weights else source
     if not source:
         raise gc.CheckpointError("--base gr00t needs a checkpoint: gr00t:<hub id | dir>, or "
                                  "--random-weights tiny|full")
     ckpt = gc.read_checkpoint(source, config.embodiment_tag)
     gc.check_layout(ckpt, config.key_layout(), config.layout, config.render_size if check_frames else None)
+    gc.check_units(ckpt, config.key_layout(), config.units, config.joint_units())
     return ckpt
 
 

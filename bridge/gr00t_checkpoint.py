@@ -112,8 +112,8 @@ def resolve(source: str, allow_patterns: list[str] | None = None, hint: str | No
     if Path(source).is_dir():
         return Path(source).resolve()
     if not is_hub_id(source):
-        raise CheckpointError(f"GR00T checkpoint {source!r} is neither a local directory nor a "
-                              "hub id (org/name[@revision])")
+        raise CheckpointError(f"GR00T checkpoint directory {source} not found (and it is not a "
+                              "hub id org/name[@revision])")
     repo, _, revision = source.partition("@")
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import HFValidationError, HfHubHTTPError, LocalEntryNotFoundError
@@ -445,6 +445,65 @@ def check_layout(ckpt: Checkpoint, layout, layout_name: str, frame_size: int | N
                 raise CheckpointError(f"camera {c.key} was trained on {w}x{h} frames "
                                       f"({'metadata.json' if ckpt.format == ISAAC else 'config.json'})"
                                       f", the bridge would feed {frame_size}x{frame_size}: {hint}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Units: what the state statistics say about the units the model was trained in
+
+UNIT_OVERSHOOT = 0.25  # of a joint's range: beyond this the statistics cannot be that joint's
+
+
+def _state_ranges(ckpt: Checkpoint, layout) -> tuple[list[float], list[float]]:
+    """Per arm joint (ARM_JOINTS order) the state statistics' (min, max), through `layout`."""
+    lo, hi = [0.0] * 6, [0.0] * 6
+    slices = {k: (a, b) for k, a, b in layout.state}
+    for f in ckpt.state:
+        a, b = slices[f.key]
+        lo[a:b], hi[a:b] = f.stats["min"], f.stats["max"]
+    return lo, hi
+
+
+def units_fit(ckpt: Checkpoint, layout, units: dict | None = None) -> dict:
+    """How the checkpoint's state statistics fit each units preset (bridge.units.UNITS, or
+    `units` {name: JointUnits}): per preset the worst overshoot of the recorded range beyond a
+    joint's limits (fraction of that joint's range; 0 = inside), and a score (overshoot, then
+    how far the recorded spans are from the joints' spans in those units: lower fits better).
+    Returns {"best": name, "presets": {name: {"overshoot", "joint", "score"}}}."""
+    import math
+
+    import numpy as np
+
+    from bridge.units import UNITS, sim_range
+    from mjx_env.scene import ARM_JOINTS
+    units = units or {n: f() for n, f in UNITS.items()}
+    lo, hi = (np.asarray(v, float) for v in _state_ranges(ckpt, layout))
+    out = {}
+    for name, u in units.items():
+        ends = [u.to_robot(np.array([sim_range(j)[i] for j in ARM_JOINTS], float)) for i in (0, 1)]
+        rlo, rhi = np.minimum(*ends), np.maximum(*ends)
+        span = rhi - rlo
+        over = np.maximum(np.maximum(rlo - lo, hi - rhi), 0) / span
+        ratio = np.maximum(hi - lo, 1e-9) / span
+        score = 10 * float(over.sum()) + float(np.mean([abs(math.log(r)) for r in ratio]))
+        j = int(np.argmax(over))
+        out[name] = {"overshoot": float(over[j]), "joint": ARM_JOINTS[j], "score": score,
+                     "recorded": [float(lo[j]), float(hi[j])], "limits": [float(rlo[j]), float(rhi[j])]}
+    best = min(out, key=lambda n: out[n]["score"])
+    return {"best": best, "presets": out}
+
+
+def check_units(ckpt: Checkpoint, layout, name: str, units) -> None:
+    """CheckpointError (one line) if the state statistics cannot be the robot's joints in
+    `units` (--units `name`): a recorded range beyond a joint's limits by more than
+    UNIT_OVERSHOOT of its range."""
+    fit = units_fit(ckpt, layout, {name: units})["presets"][name]
+    if fit["overshoot"] > UNIT_OVERSHOOT:
+        best = units_fit(ckpt, layout)["best"]
+        (a, b), (c, d) = fit["recorded"], fit["limits"]
+        raise CheckpointError(f"the checkpoint's state statistics put {fit['joint']} in [{a:.3g}, {b:.3g}], "
+                              f"but in --units {name} that joint lies in [{c:.3g}, {d:.3g}]: the model "
+                              f"was trained in other units (closest preset: {best}; or pass a "
+                              "calibration file --units robot.json)")
 
 
 # ---------------------------------------------------------------------------------------------

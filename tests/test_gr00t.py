@@ -90,9 +90,10 @@ def hub_cache(root, repo: str, src) -> str:
 
 
 ISAAC_STATS = gc.default_stats(CONFIG)
-LEROBOT_STATS = {"observation.state": {"min": [-3, -3, -3, -3, -4, -0.02], "max": [3, 3, 3, 3, 1, 0.08],
+LEROBOT_STATS = {"observation.state": {"min": [-1.8, -1.6, -1.5, -1.5, -3.5, -0.02],
+                                       "max": [1.8, 1.6, 1.5, 1.5, 0.9, 0.08],
                                        "mean": [0.0] * 6, "std": [1.0] * 6},
-                 "action": {"min": [-2.5, -2, -2, -2, -3.5, -0.01], "max": [2.5, 2, 2, 2, 0.5, 0.07],
+                 "action": {"min": [-1.7, -1.5, -1.4, -1.4, -3.4, -0.01], "max": [1.7, 1.5, 1.4, 1.4, 0.8, 0.07],
                             "mean": [0.0] * 6, "std": [1.0] * 6}}
 
 
@@ -404,7 +405,7 @@ def test_real_checkpoints_never_run_with_stand_in_or_missing_eagle_assets(isaac_
 def test_specs_and_flags():
     assert check_spec("gr00t") == "gr00t" and check_spec("gr00t:org/name@v1.0") == "gr00t:org/name@v1.0"
     with pytest.raises(ValueError, match="GR00T checkpoint directory /no/such/dir not found"):
-        check_spec("gr00t:/no/such/dir")
+        check_bridge("gr00t:/no/such/dir", BridgeConfig())
     with pytest.raises(ValueError, match="needs a checkpoint: gr00t:<hub id | dir>, or --random-weights"):
         check_bridge("gr00t", BridgeConfig())
     with pytest.raises(ValueError, match=r"--random-weights is for --base gr00t\[:<dir>\]"):
@@ -508,3 +509,64 @@ def gold_file():
 
 
 TASK_KEY = "annotation.human.task_description"
+
+
+def test_units_from_the_checkpoints_statistics(isaac_dir, tmp_path):
+    """The state statistics name the units preset they were recorded in; a layout whose
+    statistics are impossible for the robot's joints in --units is refused in one line."""
+    layout = LAYOUTS["paper_return"]
+    fit = gc.units_fit(gc.read_checkpoint(str(isaac_dir)), layout)
+    assert fit["best"] == "paper_return" and fit["presets"]["paper_return"]["overshoot"] == pytest.approx(0, abs=1e-6)
+    d = tmp_path / "degrees"
+    d.mkdir()
+    for f in isaac_dir.iterdir():
+        if f.is_file():
+            (d / f.name).symlink_to(f)
+    degrees = gc.default_stats(BridgeConfig(units="lerobot_degrees"))
+    (d / "experiment_cfg").mkdir()
+    (d / "experiment_cfg" / "metadata.json").write_text(json.dumps(gc.isaac_metadata(layout, degrees, (SIZE, SIZE))))
+    assert gc.units_fit(gc.read_checkpoint(str(d)), layout)["best"] == "lerobot_degrees"
+    refused(f"gr00t:{d}", BridgeConfig(render_size=SIZE),
+            r"state statistics put gripper in \[\S+, 100\], but in --units paper_return that joint "
+            r"lies in \[-0.01, 0.07\]: .*closest preset: lerobot_degrees")
+    check_bridge(f"gr00t:{d}", BridgeConfig(render_size=SIZE, units="lerobot_degrees"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The base check (python -m bridge.base_check)
+
+def test_base_check_reports_the_reading_units_and_the_frames_the_model_sees(tmp_path, hf, capsys):
+    import cv2
+    from PIL import Image
+
+    from bridge import base_check
+    photo = tmp_path / "photo.jpg"
+    cv2.imwrite(str(photo), np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8))
+    out = base_check.main(["--base", f"gr00t:{tmp_path / 'rand'}", "--random-weights", "tiny",
+                           "--render-size", str(SIZE), "--episodes", "2", "--num-envs", "2",
+                           "--compare", f"top={photo}", "--out", str(tmp_path / "check.json")])
+    text = capsys.readouterr().out
+    assert "plausible success" in text and "reading: below 5%" in text and "--units paper_return best" in text
+    saved = json.loads((tmp_path / "check.json").read_text())
+    assert saved["episodes"] == 2 and 0 <= saved["plausible_success_rate"] <= saved["success_rate"] <= 1
+    assert saved["reading"] == base_check.reading(saved["plausible_success_rate"])
+    assert saved["checkpoint"]["format"] == "isaac" and saved["units_fit"]["best"] == "paper_return"
+    assert saved["base_calls"] >= 2 * 300 // 16 // 2  # about one call per 16 steps, 2 envs in one batch
+    png = Image.open(saved["frames_png"])
+    assert png.size == (2 * 224, 2 * (224 + 14))  # top, wrist as the model sees them; the photo below
+    assert [base_check.reading(r)[:9] for r in (0.0, 0.049, 0.05, 0.2, 0.9)] == [
+        "below 5%:", "below 5%:", "5-20%: ma", "above 20%", "above 20%"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--base", "gr00t:/no/such/dir"], "GR00T checkpoint directory /no/such/dir not found"),
+    (["--base", "scripted", "--alpha", "0.5"], "the base check runs the base alone"),
+    (["--base", "scripted", "--compare", "/no/photo.jpg"], "/no/photo.jpg is not a file"),
+    (["--base", "scripted", "--compare", "side=x.jpg"], "camera 'side' is not one of the layout's"),
+])
+def test_base_check_refusals_exit_2_in_one_line(argv, message, capsys):
+    from bridge import base_check
+    with pytest.raises(SystemExit) as e:
+        base_check.main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and message in err and err.count("\n") == 1, err
