@@ -578,3 +578,25 @@ def test_ppo_evaluate_with_base_is_the_base_check(capsys):
         evaluate.main(["--base=gr00t:/no/such/dir", "--alpha", "0", "--episodes", "3"])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "python -m bridge.base_check: error: GR00T checkpoint directory" in err
+
+
+def test_deploy_feeds_camera_frames_at_the_checkpoints_resolution(model, isaac_dir, stock):
+    """deploy.bases: a robot camera's 640x480 frames are resized to the resolution the
+    checkpoint was trained at (here 32x32) before the model's own crop and resize; the chunk is
+    the stock path's on those frames."""
+    from deploy.bases import model_request
+    from deploy.observe import Sensed
+    import cv2
+    config = BridgeConfig(render_size=224)  # deploy does not render: no --render-size check
+    request, horizon = model_request(f"gr00t:{isaac_dir}", config, 224)
+    rng = np.random.default_rng(0)
+    frames = {c: rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for c in ("top", "wrist")}
+    q = np.array([0.1, -0.2, 0.3, 0.0, 0.5, 0.4], np.float32)
+    torch.manual_seed(5)
+    chunk = request(Sensed(q, np.zeros(25, np.float32), np.zeros(1), frames, q))
+    small = {c: torch.from_numpy(cv2.resize(f, (SIZE, SIZE), interpolation=cv2.INTER_AREA)[None])
+             for c, f in frames.items()}
+    torch.manual_seed(5)
+    want = ChunkModel(stock, LAYOUTS["paper_return"], UNITS, config.task)(small, torch.from_numpy(q)[None])
+    assert horizon == 16 and chunk.shape == (16, 6)
+    np.testing.assert_allclose(chunk, want[0].numpy(), atol=1e-5)
