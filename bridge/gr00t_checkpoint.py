@@ -124,9 +124,9 @@ def resolve(source: str, allow_patterns: list[str] | None = None, hint: str | No
                                       local_files_only=offline())).resolve()
     except LocalEntryNotFoundError:
         why = "HF_HUB_OFFLINE=1" if offline() else "the hub is not reachable"
-        raise CheckpointError(f"{source} is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) "
-                              f"and {why}: fill the cache with `{hint}` on a machine with network "
-                              "(then copy the cache) and run again") from None
+        raise CheckpointError(f"{source} is neither a local directory nor in the Hugging Face cache "
+                              f"({constants.HF_HUB_CACHE}), and {why}: fill the cache with `{hint}` on "
+                              "a machine with network (then copy the cache) and run again") from None
     except (HFValidationError, HfHubHTTPError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{source}: cannot download it from the hub ({first}); "

@@ -373,7 +373,7 @@ def test_refusals_are_one_line(isaac_dir, lerobot_dir, tmp_path, layout_file, hf
     refused(f"gr00t:{copy_without(isaac_dir, tmp_path / 'no_shard', shard)}", cfg, "lacks 1 of the 3 weight shards")
     d = copy_without(lerobot_dir, tmp_path / "no_stats", f"policy_preprocessor_step_2_{gc.PACK_STEP}.safetensors")
     refused(f"gr00t:{d}", BridgeConfig(render_size=SIZE, layout="lerobot"), "statistics file .* is missing")
-    msg = refused("gr00t:test-org/not-cached", cfg, "is not in the Hugging Face cache")
+    msg = refused("gr00t:test-org/not-cached", cfg, "is neither a local directory nor in the Hugging Face cache")
     assert "python -m bridge.gr00t_checkpoint fetch test-org/not-cached" in msg and "HF_HUB_OFFLINE=1" in msg
     legacy = tmp_path / "legacy"
     legacy.mkdir()
