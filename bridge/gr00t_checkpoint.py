@@ -748,7 +748,8 @@ def write_stand_in_assets(size: str) -> str:
 
 
 def random_model(size: str, seed: int = 0, device: str = "cpu"):
-    """LeRobot's GR00TN15 at `size` with random weights (seeded), its stand-in assets written."""
+    """LeRobot's GR00TN15 at `size` with random weights (seeded), its stand-in assets written;
+    `device` "meta" builds the shapes only (parameter counts)."""
     import torch
 
     from bridge.lerobot_groot import architecture, import_groot, quiet_build
@@ -761,13 +762,15 @@ def random_model(size: str, seed: int = 0, device: str = "cpu"):
     groot = import_groot()
     torch.manual_seed(seed)
     dtype = torch.bfloat16 if size == "full" else torch.float32
-    previous = torch.get_default_dtype()
+    previous, validate = torch.get_default_dtype(), torch.distributions.Distribution._validate_args
     torch.set_default_dtype(dtype)
+    torch.distributions.Distribution.set_default_validate_args(False)  # the head's Beta: meta-safe
     try:
         with quiet_build(), torch.device(device):
             model = groot.GR00TN15(groot.GR00TN15Config(**arch), local_model_path="")
     finally:
         torch.set_default_dtype(previous)
+        torch.distributions.Distribution.set_default_validate_args(validate)
     return model.eval()
 
 
