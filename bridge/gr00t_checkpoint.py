@@ -77,6 +77,8 @@ ISAAC_EAGLE_PATH = "NVEagle/eagle_er-qwen3_1_7B-Siglip2_400M_stage1_5_128gpu_er_
 PREPROCESSOR, POSTPROCESSOR = "policy_preprocessor.json", "policy_postprocessor.json"
 PACK_STEP, UNPACK_STEP = "groot_pack_inputs_v3", "groot_action_unpack_unnormalize_v1"
 LEGACY_LAYOUT = ("groot_n15.json", "stats.json")  # this project's old invented layout
+# What a hub download fetches (not optimizer states or other training leftovers a repo may hold).
+CHECKPOINT_FILES = ["*.json", "*.safetensors", "experiment_cfg/*"]
 
 
 class CheckpointError(ValueError):
@@ -219,7 +221,7 @@ def read_checkpoint(source: str, embodiment_tag: str = "new_embodiment") -> Chec
     """The checkpoint `source` (directory or hub id) names, checked: the files its format needs
     exist, the requested embodiment is in it, its keys and statistics are consistent. Every
     problem is one CheckpointError line."""
-    path = resolve(source)
+    path = resolve(source, allow_patterns=CHECKPOINT_FILES)
     fmt = detect_format(path)
     if fmt == ISAAC:
         return _read_isaac(source, path, embodiment_tag)
