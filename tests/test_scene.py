@@ -84,6 +84,13 @@ def test_collision_layout(model):
     visual = [i for i in range(model.ngeom) if model.geom_group[i] == 2]
     paired_geoms = set(model.pair_geom1) | set(model.pair_geom2)
     assert visual and not paired_geoms & set(visual)
+    for part in ("elbow_servo", "wrist_link", "gripper_link", "fixed_finger"):  # boxes: the parts
+        assert model.geom(part).type == mujoco.mjtGeom.mjGEOM_BOX
+        assert paired(part, "paper") and paired(part, "table")
+    assert model.npair == 31  # 29 + the elbow servo with the table and the sheet
+    # collision geoms weigh nothing: the masses are the explicit inertials of the facts
+    np.testing.assert_allclose(model.body_mass[[model.body(b).id for b in (
+        "upper_arm", "lower_arm", "wrist", "gripper", "moving_jaw")]], [0.103, 0.104, 0.079, 0.087, 0.012])
     assert model.body("paper").mass[0] == pytest.approx(0.005)
     np.testing.assert_allclose(model.geom("paper").size, [0.074, 0.105, 0.0005])
 
