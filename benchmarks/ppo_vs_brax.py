@@ -41,6 +41,10 @@ from ppo.train import build, make_train  # noqa: E402
 
 
 
+def _episode(args) -> dict:
+    return {"episode_length": args.episode_length} if getattr(args, "episode_length", None) else {}
+
+
 def first_reach(points: list[dict]) -> dict | None:
     return next(({"env_steps": p["env_steps"], "wall_s": p["wall_s"]} for p in points
                  if p["plausible_success_rate"] >= TARGET), None)
@@ -51,7 +55,7 @@ def run_ours(args, ppo: PPOConfig, evaluator) -> dict:
     iterations = max(args.evals, round(args.env_steps / per_iter / args.evals) * args.evals)
     chunk = iterations // args.evals
     agent, _ = make_train(with_values(TrainConfig(ppo=ppo), iterations=iterations, impl=args.impl,
-                                      seed=args.seed))
+                                      seed=args.seed, **_episode(args)))
     start = time.monotonic()
     ts = jax.jit(agent.init)(jax.random.PRNGKey(args.seed))
     step = jax.jit(lambda t: jax.lax.scan(lambda c, _: agent.iteration(c), t, None, chunk))
@@ -77,7 +81,7 @@ def run_brax(args, evaluator) -> dict:
 
     make_policy, _, rows = brax_baseline.train(
         settings, args.env_steps, args.seed, num_evals=args.evals + 1, num_eval_envs=args.eval_episodes,
-        impl=args.impl, params_fn=lambda steps, p: steps > 0 and points.append((steps, p)))
+        impl=args.impl, params_fn=lambda steps, p: steps > 0 and points.append((steps, p)), **_episode(args))
     out = []
     metrics = dict(rows)
     for steps, p in points:
@@ -96,7 +100,8 @@ def run_brax(args, evaluator) -> dict:
             "reached_80": first_reach(out)}
 
 
-def main():
+def main(argv=None) -> dict:
+    """Run both trainers, write the record (--out) and return it."""
     gpu = jax.default_backend() == "gpu"
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env-steps", type=int, default=8_000_000 if gpu else 40_960)
@@ -106,11 +111,12 @@ def main():
     p.add_argument("--eval-episodes", type=int, default=128 if gpu else 16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--impl", choices=["jax", "warp"], default=None)
+    p.add_argument("--episode-length", type=int, default=None, help="control steps (default: EnvConfig's)")
     p.add_argument("--out", type=Path, default=None)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     ppo = PPOConfig() if gpu else PPOConfig(**CPU_DEFAULTS)
     ppo = dataclasses.replace(ppo, num_envs=args.num_envs or ppo.num_envs)
-    _, eval_agent = build(with_values(TrainConfig(ppo=ppo), impl=args.impl))
+    _, eval_agent = build(with_values(TrainConfig(ppo=ppo), impl=args.impl, **_episode(args)))
 
     def evaluator(residual) -> dict:
         s = summary(evaluate_base(eval_agent.env, eval_agent.base, args.eval_episodes, residual=residual))
@@ -150,6 +156,7 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=1, default=str))
     print(f"results written to {out}")
+    return record
 
 
 if __name__ == "__main__":

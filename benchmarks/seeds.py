@@ -146,7 +146,9 @@ def plot(path: Path, plausible: np.ndarray, env_steps, wall, runs, sweep_name) -
     plt.close(fig)
 
 
-def main(argv=None):
+def main(argv=None, bridge=None) -> dict:
+    """Run, write <out-dir>/<name>.json (+ .png) and return the result; `bridge`: a
+    `BridgeConfig` for a model base (default: TrainConfig's)."""
     warnings.filterwarnings("ignore", "Mean of empty slice")  # iterations where no episode ended
     gpu = jax.default_backend() == "gpu"
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -158,14 +160,20 @@ def main(argv=None):
     p.add_argument("--sweep", default=None, help=f"NAME=v1,v2: one of {', '.join(HPARAMS)}")
     p.add_argument("--eval-episodes", type=int, default=128)
     p.add_argument("--impl", choices=["jax", "warp"], default=None)
+    p.add_argument("--episode-length", type=int, default=None, help="control steps (default: EnvConfig's)")
     p.add_argument("--name", default=f"learning_{'gpu' if gpu else 'cpu'}")
+    p.add_argument("--out-dir", type=Path, default=RESULTS, help="where <name>.json and .png go")
+    p.add_argument("--no-plot", action="store_true", help="write no .png (no matplotlib needed)")
     args = p.parse_args(argv)
     if args.seeds < 1 or args.chunk < 1 or args.iterations % args.chunk:
         p.error("--seeds and --chunk must be >= 1 and --iterations a multiple of --chunk")
     sweep_name, sweep_values = parse_sweep(args.sweep)
     ppo = PPOConfig() if gpu else PPOConfig(**CPU_DEFAULTS)
     ppo = dataclasses.replace(ppo, num_envs=args.num_envs or ppo.num_envs)
-    cfg = with_values(TrainConfig(ppo=ppo), base=args.base, iterations=args.iterations, impl=args.impl)
+    cfg = with_values(TrainConfig(ppo=ppo), base=args.base, iterations=args.iterations, impl=args.impl,
+                      **({"episode_length": args.episode_length} if args.episode_length else {}))
+    if bridge is not None:
+        cfg = dataclasses.replace(cfg, bridge=bridge)
     run = cfg.run
     agent, ts, runs, curves, wall, compile_s = train_side_by_side(args, cfg, sweep_name, sweep_values)
     env_steps = np.arange(1, run.iterations + 1) * ppo.num_envs * ppo.unroll_length
@@ -214,9 +222,10 @@ def main(argv=None):
                        "plausible_success_rate", "success_rate", "episodes", "episode_return", "entropy",
                        "arm_depth_max", "paper_lift_max")}},
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=1, default=lambda x: None))
-    plot(RESULTS / f"{args.name}.png", plausible, env_steps, wall, runs, sweep_name)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / f"{args.name}.json").write_text(json.dumps(result, indent=1, default=lambda x: None))
+    if not args.no_plot:
+        plot(args.out_dir / f"{args.name}.png", plausible, env_steps, wall, runs, sweep_name)
     print(f"\nbase alone ({run.base}): plausible success {base_alone['plausible_success_rate']:.1%}")
     print(f"{'run':>24} {'success':>8} {'plausible':>10} {'95% CI':>14} {'steps to 80%':>13} "
           f"{'s to 80%':>9} {'depth max mm':>12} {'lift max mm':>11}")
@@ -228,7 +237,8 @@ def main(argv=None):
               f"{lo:>6.1%}..{hi:<6.1%} {reach['env_steps'] if reach else '-':>13} "
               f"{round(reach['wall_s']) if reach else '-':>9} {ev['arm_depth_max'] * 1e3:>12.2f} "
               f"{ev['paper_lift_max'] * 1e3:>11.2f}")
-    print(f"env steps/s, all runs together: {total_sps:.0f}; results in {RESULTS / args.name}.json")
+    print(f"env steps/s, all runs together: {total_sps:.0f}; results in {args.out_dir / args.name}.json")
+    return result
 
 
 if __name__ == "__main__":
