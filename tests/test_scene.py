@@ -84,8 +84,8 @@ def test_collision_layout(model):
     visual = [i for i in range(model.ngeom) if model.geom_group[i] == 2]
     paired_geoms = set(model.pair_geom1) | set(model.pair_geom2)
     assert visual and not paired_geoms & set(visual)
-    for part in ("elbow_servo", "wrist_link", "gripper_link", "fixed_finger"):  # boxes: the parts
-        assert model.geom(part).type == mujoco.mjtGeom.mjGEOM_BOX
+    assert model.geom("gripper_link").type == mujoco.mjtGeom.mjGEOM_BOX  # the housing is a box
+    for part in ("gripper_link", "elbow_servo", "wrist_link", "fixed_finger"):
         assert paired(part, "paper") and paired(part, "table")
     assert model.npair == 31  # 29 + the elbow servo with the table and the sheet
     # collision geoms weigh nothing: the masses are the explicit inertials of the facts
