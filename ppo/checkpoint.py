@@ -118,9 +118,11 @@ def save(out: Path, state, config: dict) -> Path:
     return path
 
 
-def prune(out: Path, keep: int) -> list[Path]:
-    """Delete all but the `keep` newest checkpoints; returns the deleted paths."""
-    old = checkpoints(out)[keep:]
+def prune(out: Path, keep: int, protect=()) -> list[Path]:
+    """Delete all but the `keep` newest checkpoints and those of the iterations in `protect`
+    (the kept best, `ppo.selection`); returns the deleted paths."""
+    protected = {str(int(i)) for i in protect if i is not None}
+    old = [p for p in checkpoints(out)[keep:] if p.name not in protected]
     for path in old:
         shutil.rmtree(path)
     return old

@@ -28,6 +28,11 @@ class RunConfig:
     checkpoint_every: int = 10
     keep: int = 3  # checkpoints kept: the newest ones (the final one included)
     eval_episodes: int = 64
+    # best-checkpoint selection (ppo.selection): every select_every iterations and at the last,
+    # select_episodes fixed-seed episodes of the deterministic policy (0: off); the base alone
+    # once on the same episodes. eval.json and the export of the run dir take the best.
+    select_every: int = 10
+    select_episodes: int = 64
     video: int = 2  # episodes of the evaluation filmed into eval.mp4 at the end (0: none)
     out: str = "runs/ppo"
 
@@ -55,7 +60,7 @@ class PPOConfig:
 
 
 # What a CPU can run in minutes (it shows learning; the task needs a GPU's batch).
-CPU_DEFAULTS = {"num_envs": 32, "num_minibatches": 8}
+CPU_DEFAULTS = {"num_envs": 32, "num_minibatches": 8, "select_every": 50, "select_episodes": 16}
 
 
 @dataclass(frozen=True)

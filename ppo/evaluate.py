@@ -25,6 +25,61 @@ from ppo.cli import OneLineParser
 from ppo.progress import Episodes
 
 
+def _rollout(env, base: BasePolicy, b: int, residual: Callable | None, tell: Callable | None = None):
+    """`run(round_keys (b, 2), params, on) -> (success, steps, return, base calls, trace)`: one
+    round of `b` episodes side by side (not jitted). The residual is
+    `on x residual(params, obs, base_action)` (None: zeros), so `on = 0` runs the base alone
+    through the same program; `tell(step, alive)` (optional): a host callback ~30 times an
+    episode."""
+    length = env.config.episode_length
+    every = max(1, length // 30)  # steps between progress callbacks (each one a host round trip)
+
+    def one_step(params, on, carry, t):
+        state, cache, alive, steps, ret, success = carry
+        cache, base_action = chunk_cache.next_action(cache, base, state)
+        state = set_base(state, base_action, base.active)
+        act = jp.zeros((b, 6)) if residual is None else on * residual(params, state.obs, base_action)
+        state = env.step(state, act)
+        ret = ret + alive * state.reward
+        success = success | (alive & (state.metrics["success"] > 0))
+        steps = steps + alive.astype(jp.int32)
+        trace = {k: jp.where(alive, state.metrics[k], jp.nan) for k in TRACE_KEYS}
+        alive = alive & (state.done == 0)
+        if tell is not None:
+            jax.lax.cond((t + 1) % every == 0, lambda: jax.debug.callback(tell, t + 1, alive),
+                         lambda: None)
+        return (state, cache, alive, steps, ret, success), trace
+
+    def run(round_keys, params=None, on=1.0):
+        state = env.reset(round_keys)
+        init = (state, chunk_cache.init(b, base.horizon), jp.ones(b, bool), jp.zeros(b, jp.int32),
+                jp.zeros(b), jp.zeros(b, bool))
+        xs = None if tell is None else jp.arange(length)
+        (_, cache, _, steps, ret, success), trace = jax.lax.scan(
+            lambda c, t: one_step(params, on, c, t), init, xs, length)
+        return success, steps, ret, cache.calls, {k: v.T for k, v in trace.items()}
+
+    return run
+
+
+def _episode_keys(seed: int, episodes: int, b: int) -> jax.Array:
+    """Key i of split(PRNGKey(seed), episodes) for episode i, padded with the last one to whole
+    rounds of `b`."""
+    keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
+    rounds = -(-episodes // b)
+    return jp.concatenate([keys, jp.repeat(keys[-1:], rounds * b - episodes, axis=0)])
+
+
+def _gather(results: list, episodes: int) -> dict[str, np.ndarray]:
+    """The rounds' outputs as `evaluate_base`'s dict (padding dropped)."""
+    cat = lambda j: np.concatenate([np.asarray(r[j]) for r in results])[:episodes]  # noqa: E731
+    trace = {k: np.concatenate([np.asarray(r[4][k]) for r in results])[:episodes] for k in TRACE_KEYS}
+    success = cat(0)
+    return {"success": success, "plausible_success": success & ~episode_implausible(trace),
+            "steps": cat(1), "episode_return": cat(2), "trace": trace,
+            "base_calls": sum(int(r[3]) for r in results)}
+
+
 def evaluate_base(env, base: BasePolicy, episodes: int, seed: int = 0,
                   residual: Callable | None = None, batch: int | None = None,
                   progress: str | None = None) -> dict[str, np.ndarray]:
@@ -33,58 +88,56 @@ def evaluate_base(env, base: BasePolicy, episodes: int, seed: int = 0,
     plausible_success (bool), steps, episode_return; `trace` (per-step plausibility metrics,
     (episodes, T), NaN after the episode ended) and `base_calls` (batched). `progress`: a label;
     then lines `<label>: <done>/<episodes> episodes done, step s/L, <elapsed>` are printed while
-    the episodes run (`ppo.progress.Episodes`; None: silent, the program has no callback)."""
-    b, length = min(batch or episodes, episodes), env.config.episode_length
-    keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
-    rounds = -(-episodes // b)
-    keys = jp.concatenate([keys, jp.repeat(keys[-1:], rounds * b - episodes, axis=0)])
-    shown = None if progress is None else Episodes(progress, episodes, length)
-    ended, real = [0], [b]  # episodes of the earlier rounds; real (unpadded) envs of this one
-    every = max(1, length // 30)  # steps between progress callbacks (each one a host round trip)
+    the episodes run (`ppo.progress.Episodes`; None: silent)."""
+    fn = None if residual is None else (lambda params, obs, base_action: residual(obs, base_action))
+    run = SeededEvaluation(env, base, fn, min(batch or episodes, episodes))
+    return run(None, episodes, seed, progress=progress)
 
-    def tell(step, alive):
-        shown.update(ended[0] + int((~np.asarray(alive)[:real[0]]).sum()), int(step))
 
-    def one_step(carry, t):
-        state, cache, alive, steps, ret, success = carry
-        cache, base_action = chunk_cache.next_action(cache, base, state)
-        state = set_base(state, base_action, base.active)
-        act = jp.zeros((b, 6)) if residual is None else residual(state.obs, base_action)
-        state = env.step(state, act)
-        ret = ret + alive * state.reward
-        success = success | (alive & (state.metrics["success"] > 0))
-        steps = steps + alive.astype(jp.int32)
-        trace = {k: jp.where(alive, state.metrics[k], jp.nan) for k in TRACE_KEYS}
-        alive = alive & (state.done == 0)
-        if shown is not None:
-            jax.lax.cond((t + 1) % every == 0, lambda: jax.debug.callback(tell, t + 1, alive),
-                         lambda: None)
-        return (state, cache, alive, steps, ret, success), trace
+class SeededEvaluation:
+    """`evaluate_base`'s fixed-seed episodes, in rounds of `batch` side by side, as one compiled
+    program for many parameter sets of one residual (the params are an argument of the program,
+    not constants baked into it): `self(params, episodes, seed)` runs the base +
+    `residual(params, obs, base_action)`, `on=0.0` the base alone (the residual times 0: the same
+    program and episodes). Returns `evaluate_base`'s dict."""
 
-    @jax.jit
-    def run(round_keys):
-        state = env.reset(round_keys)
-        init = (state, chunk_cache.init(b, base.horizon), jp.ones(b, bool), jp.zeros(b, jp.int32),
-                jp.zeros(b), jp.zeros(b, bool))
-        xs = None if shown is None else jp.arange(length)
-        (_, cache, _, steps, ret, success), trace = jax.lax.scan(one_step, init, xs, length)
-        return success, steps, ret, cache.calls, {k: v.T for k, v in trace.items()}
+    def __init__(self, env, base: BasePolicy, residual: Callable | None, batch: int):
+        self.b, self.length = batch, env.config.episode_length
+        self.shown, self.ended, self.real = None, [0], [batch]
+        self.run = jax.jit(_rollout(env, base, batch, residual, self._tell))
 
-    results = []
-    for i in range(rounds):
-        real[0] = min(b, episodes - i * b)
-        results.append(run(keys[i * b:(i + 1) * b]))
-        if shown is not None:  # the next round's count starts after this one has run
-            jax.block_until_ready(results[-1])
-            ended[0] += real[0]
-    if shown is not None:
-        shown.finish()
-    cat = lambda j: np.concatenate([np.asarray(r[j]) for r in results])[:episodes]  # noqa: E731
-    trace = {k: np.concatenate([np.asarray(r[4][k]) for r in results])[:episodes] for k in TRACE_KEYS}
-    success = cat(0)
-    return {"success": success, "plausible_success": success & ~episode_implausible(trace),
-            "steps": cat(1), "episode_return": cat(2), "trace": trace,
-            "base_calls": sum(int(r[3]) for r in results)}
+    def _tell(self, step, alive):
+        if self.shown is not None:
+            self.shown.update(self.ended[0] + int((~np.asarray(alive)[:self.real[0]]).sum()), int(step))
+
+    def __call__(self, params, episodes: int, seed: int, on: float = 1.0,
+                 progress: str | None = None) -> dict[str, np.ndarray]:
+        keys, b = _episode_keys(seed, episodes, self.b), self.b
+        self.shown = None if progress is None else Episodes(progress, episodes, self.length)
+        self.ended[0], results = 0, []
+        try:
+            for i in range(-(-episodes // b)):
+                self.real[0] = min(b, episodes - i * b)
+                results.append(self.run(keys[i * b:(i + 1) * b], params, jp.float32(on)))
+                jax.block_until_ready(results[-1])  # the next round's count starts after this one
+                self.ended[0] += self.real[0]
+            if self.shown is not None:
+                self.shown.finish()
+        finally:
+            self.shown = None
+        return _gather(results, episodes)
+
+
+def agent_evaluation(agent, batch: int) -> SeededEvaluation:
+    """The agent's deterministic policy (params = (params, stats)) in rounds of `batch`: one
+    compiled program per agent and batch, shared by the selection (`ppo.selection`) and the
+    final evaluation (`evaluate_policy`)."""
+    programs = agent.__dict__.setdefault("_evaluations", {})
+    if batch not in programs:
+        def residual(params, obs, base_action):
+            return agent.deterministic_residual(params[0], params[1], obs, base_action)
+        programs[batch] = SeededEvaluation(agent.env, agent.base, residual, batch)
+    return programs[batch]
 
 
 def summary(result: dict) -> dict:
@@ -148,21 +201,19 @@ def first_reach(history: list[dict], window: int, target: float = TARGET) -> dic
 def evaluate_policy(agent, ts, episodes: int, seed: int = EVAL_SEED, batch: int | None = None,
                     progress: bool = False) -> dict:
     """Success of the base alone (zero residual) and base + the deterministic residual,
-    `batch` episodes side by side (default: all); `progress`: print how far each has come."""
-
-    def residual(obs, base_action):
-        return agent.deterministic_residual(ts.params, ts.stats, obs, base_action)
-
+    `batch` episodes side by side (default: all); `progress`: print how far each has come.
+    Both run through one compiled program (`agent_evaluation`)."""
+    run = agent_evaluation(agent, min(batch or episodes, episodes))
+    params = jax.device_get((ts.params, ts.stats))
     label = lambda name: f"evaluation ({name.replace('_plus_', ' + ').replace('_', ' ')})"  # noqa: E731
-    return {name: summary(evaluate_base(agent.env, agent.base, episodes, seed, fn, batch,
-                                        label(name) if progress else None))
-            for name, fn in (("base_alone", None), ("base_plus_residual", residual))}
+    return {name: summary(run(params, episodes, seed, on, label(name) if progress else None))
+            for name, on in (("base_alone", 0.0), ("base_plus_residual", 1.0))}
 
 
 # --- `python -m ppo.evaluate <run | checkpoint | export>` ------------------------------------
 CLI_DOC = """`python -m ppo.evaluate <run dir | checkpoint dir | export dir>`: fixed-seed evaluation.
 
-    python -m ppo.evaluate runs/ppo                       # a run dir: its latest checkpoint
+    python -m ppo.evaluate runs/ppo                       # a run dir: its kept checkpoint
     python -m ppo.evaluate exports/zero_cpu-150 --video 2 --out eval.json
 
 Runs --episodes episodes of the policy (the run's base plus the deterministic residual,
@@ -180,7 +231,7 @@ def parse(argv=None) -> argparse.Namespace:
     Adds `kind` ("export" or "checkpoint") and `source` (the export or checkpoint dir)."""
     p = OneLineParser(prog="python -m ppo.evaluate", description=CLI_DOC,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("path", help="a run dir (its latest checkpoint), a checkpoint dir "
+    p.add_argument("path", help="a run dir (its kept checkpoint: selection.json, else the latest), a checkpoint dir "
                                 "(<run>/checkpoints/<iteration>) or an export dir (manifest.json)")
     p.add_argument("--episodes", type=int, default=64, help="episodes (default 64)")
     p.add_argument("--seed", type=int, default=EVAL_SEED,

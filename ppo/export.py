@@ -1,7 +1,12 @@
 """`python -m ppo.export <checkpoint> [<out>]`: a trained residual as a self-contained export.
 
     python -m ppo.export runs/zero_cpu/checkpoints/150      # -> exports/zero_cpu-150
-    python -m ppo.export runs/zero_cpu exports/zero --force  # a run dir: its latest checkpoint
+    python -m ppo.export runs/zero_cpu exports/zero --force  # a run dir: its kept checkpoint
+
+A run dir exports the checkpoint its training kept (selection.json: the best evaluated one; the
+latest when selection was off). If that checkpoint did not beat the base alone (the residual
+did not help), the export of the run dir is refused (exit 2) unless --force is given or the
+checkpoint is named by its path.
 
 Writes, atomically (into a hidden sibling directory, manifest.json last, then one rename):
   params/            orbax: the actor's Flax params and the observation normaliser (float32)
@@ -27,6 +32,7 @@ import json
 import os
 import platform
 import re
+import sys
 from pathlib import Path
 
 import jax
@@ -39,7 +45,7 @@ from bridge.base import make_base
 from mjx_env import control, task
 from mjx_env.paper_return import PaperReturn
 from mjx_env.scene import ARM_JOINTS
-from ppo import networks
+from ppo import networks, selection
 from ppo import policy as pol
 from ppo.config import PPOConfig, RunConfig, TrainConfig, from_json
 from ppo.checkpoint import latest_checkpoint, reason, restore_fields
@@ -51,10 +57,13 @@ PACKAGES = ("jax", "jaxlib", "flax", "orbax-checkpoint", "mujoco", "numpy")
 
 
 def find_checkpoint(path) -> Path:
-    """A checkpoint dir (<run>/checkpoints/<iteration>), or a run dir's latest checkpoint."""
+    """A checkpoint dir (<run>/checkpoints/<iteration>), or a run dir's kept checkpoint: the
+    best evaluated one of its selection.json (`ppo.selection`), else (selection off, an older
+    run) its latest."""
     path = Path(path)
     if (path / "checkpoints").is_dir() and (latest := latest_checkpoint(path)) is not None:
-        path = latest
+        kept = selection.kept_iteration(path)
+        path = latest if kept is None else path / "checkpoints" / str(kept)
     if (path / "_CHECKPOINT_METADATA").is_file() and config_path(path).is_file():
         return path.resolve()
     raise pol.ExportError(f"{path} is neither a checkpoint (<run>/checkpoints/<iteration>, with "
@@ -285,12 +294,23 @@ def parse(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="runs/<name>/checkpoints/<iteration>, or a run dir (its latest)")
     p.add_argument("out", nargs="?", help="export directory (default exports/<run name>-<iteration>)")
-    p.add_argument("--force", action="store_true", help="replace an existing export directory")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing export directory; export a run dir even when its "
+                        "residual did not beat the base alone (selection.json)")
     return p.parse_args(argv)
 
 
 def main(argv=None) -> Path:
     args = parse(argv)
+    run_dir = Path(args.checkpoint)
+    record = selection.read(run_dir) if (run_dir / "checkpoints").is_dir() else None
+    if record and record.get("best"):
+        if not record.get("residual_helped") and not args.force:
+            print(f"ppo.export: {run_dir}: {selection.verdict(record)}: nothing exported (pass "
+                  "--force, or the checkpoint's path, to export it anyway)", file=sys.stderr)
+            raise SystemExit(2)
+        print(f"ppo.export: {run_dir}: {selection.verdict(record)}; exporting that checkpoint "
+              f"(selection.json)")
     try:
         checkpoint = find_checkpoint(args.checkpoint)
         return export(checkpoint, Path(args.out) if args.out else default_out(checkpoint), args.force)

@@ -13,14 +13,22 @@ task needs a GPU's batch. Every value is checked before anything is created or c
 Writes to --out: metrics.jsonl (one JSON object per iteration), checkpoints/<iteration>/ (orbax:
 params, optimiser state, normaliser, env state, RNG; each read back after writing; the --keep
 newest kept), config.json, TensorBoard event files, learning_curve.png, eval.json (base alone vs
-base + residual: success and plausible success with 95% CIs) and eval.mp4 (--video episodes of
+base + residual: success and plausible success with 95% CIs, of the kept checkpoint),
+selection.json (--select-every: the best-checkpoint selection, below) and eval.mp4 (--video episodes of
 that evaluation, top camera, with the step, success and plausibility flags).
+
+Never worse than the base (`ppo.selection`): every --select-every iterations and at the last the
+deterministic policy runs --select-episodes fixed-seed episodes (the base alone once at the
+start, on the same ones); the best by plausible success (ties: higher mean return, then the
+earlier) is kept: never pruned, evaluated in eval.json, exported by `make export CKPT=<run>`.
+If none beats the base alone, the run says that the residual did not help, and the export of
+the run dir refuses without --force. --select-every 0: off (the final checkpoint).
 
 --resume continues from the newest checkpoint that loads (it names any it skips), bit-identical
 to an uninterrupted run. Every setting comes from the run's config.json: `--resume --out DIR`
 alone continues the run as it was started. Flags given with it may change only what does not
 change what is trained (--iterations, --checkpoint-every, --keep, --eval-episodes, --video,
---devices); any other given flag that differs from config.json is refused (exit 2). A larger
+--devices, --select-every); any other given flag that differs from config.json is refused (exit 2). A larger
 --iterations keeps the run's learning-rate schedule: the rate decays over the first run's
 iterations, then stays at its final value.
 
@@ -47,7 +55,7 @@ from bridge.base import BASES, check_bridge, check_spec, make_base
 from mjx_env.config import validate as validate_env
 from mjx_env.paper_return import PaperReturn
 from mjx_env.wrappers import wrap_for_training
-from ppo import checkpoint, distributed, sharding
+from ppo import checkpoint, distributed, export, selection, sharding
 from ppo.agent import Agent, TrainState
 from ppo.checkpoint import latest_checkpoint
 from ppo.cli import OneLineParser, add_fields, flag_values, given_flags, read_fields
@@ -61,7 +69,8 @@ from ppo.summaries import EventLog
 GPU_ITERATIONS, CPU_ITERATIONS = 150, 100  # 9.8M env steps on a GPU; a few minutes on a CPU
 REFRESH_RULES = (None, "per_env", "sync")
 # RunConfig fields a resumed run may change: they do not change what is trained.
-RESUMABLE = ("iterations", "out", "checkpoint_every", "keep", "eval_episodes", "video", "devices")
+RESUMABLE = ("iterations", "out", "checkpoint_every", "keep", "eval_episodes", "video", "devices",
+             "select_every")
 
 
 class NonFiniteError(FloatingPointError):
@@ -77,6 +86,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     rules = [("iterations", run.iterations >= 1, ">= 1"),
              ("checkpoint_every", run.checkpoint_every >= 1, ">= 1"), ("keep", run.keep >= 1, ">= 1"),
              ("eval_episodes", run.eval_episodes >= 1, ">= 1"),
+             ("select_every", run.select_every >= 0, ">= 0 (0: no selection)"),
+             ("select_episodes", run.select_episodes >= 1, ">= 1"),
              ("video", 0 <= run.video <= run.eval_episodes, "in 0..eval_episodes"),
              ("base_horizon", run.base_horizon is None or run.base_horizon >= 1, ">= 1"),
              ("base_refresh", run.base_refresh in REFRESH_RULES, f"one of {REFRESH_RULES[1:]}")]
@@ -244,6 +255,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True
     log(f"compiled the training iteration in {time.monotonic() - tick:.1f} s "
         f"({agent.shardings.rng.mesh.size} device(s), {jax.process_count()} process(es))")
     distributed.barrier("iteration compiled")
+    select = selection.Selector(agent, run, out, int(ts.iteration), resume, main, log) \
+        if run.select_every else None
+    if select:
+        select.start(ts)
     bar = Progress(run.iterations, int(ts.iteration), enabled=progress and main, history=history)
     events = EventLog(out, resume_step=int(ts.env_steps) + 1 if resume else None) if main else None
     wall = history[-1].get("wall_s", 0.0) if history else 0.0  # training seconds, resumes included
@@ -258,16 +273,22 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True
             wall += seconds
             row.update(iteration=int(ts.iteration), env_steps=int(ts.env_steps), wall_s=wall,
                        env_steps_per_s=ppo.num_envs * ppo.unroll_length / max(seconds, 1e-9))
+            it = int(ts.iteration)
+            selecting = bool(select) and select.due(it)
+            if selecting and main:  # the deterministic policy on the selection episodes
+                row.update(select.evaluate(ts))
             history = (history + [row])[-10_000:]
             if main:
                 with (out / "metrics.jsonl").open("a") as f:
                     f.write(json.dumps(row) + "\n")
                 events.scalars(row)
                 bar.update(row)
-            if int(ts.iteration) % run.checkpoint_every == 0 or int(ts.iteration) == run.iterations:
+            if it % run.checkpoint_every == 0 or it == run.iterations or selecting:
                 checkpoint.save(out, ts, config)
                 if main:
-                    checkpoint.prune(out, run.keep)
+                    if selecting:
+                        select.save()  # after its checkpoint: it never names a missing one
+                    checkpoint.prune(out, run.keep, protect=[select.kept()] if select else [])
     finally:
         bar.close()
         if events:
@@ -326,13 +347,18 @@ def _parser() -> OneLineParser:
     here = {"iterations": GPU_ITERATIONS} if gpu else {**CPU_DEFAULTS, "iterations": CPU_ITERATIONS}
     defaults = with_values(TrainConfig(), **here)
     gpu_values = {"num_envs": PPOConfig().num_envs, "num_minibatches": PPOConfig().num_minibatches,
-                  "iterations": GPU_ITERATIONS}
+                  "iterations": GPU_ITERATIONS, "select_every": TrainConfig().run.select_every,
+                  "select_episodes": TrainConfig().run.select_episodes}
     per_device = {k: f"{v} on a GPU, {here.get(k, v) if not gpu else CPU_DEFAULTS.get(k, CPU_ITERATIONS)} "
                      "on a CPU;" for k, v in gpu_values.items()}
     notes = {"base": f"base policy: {' | '.join(BASES)}", **per_device,
              "base_horizon": "control steps per base chunk (None: scripted 1, models 16)",
              "base_refresh": "chunk cache rule, per_env | sync (None: models sync)",
              "devices": "devices to split the envs over (None: all, every process's)",
+             "select_every": f"{per_device['select_every']} evaluate every N iterations and at the last, "
+                             "keep the best (0: off; ppo.selection)",
+             "select_episodes": f"{per_device['select_episodes']} fixed-seed episodes per selection "
+                                "evaluation (the base alone once on the same)",
              "alpha": "residual weight: target = base + alpha x scale x residual",
              "action_scale": "rad per unit residual, an offset from an active base's target",
              "hold_action_scale": "rad per unit residual and step, zero base (no active base)"}
@@ -442,16 +468,29 @@ def report(agent: Agent, ts: TrainState, history: list[dict], cfg: TrainConfig) 
     out = Path(run.out)
     # host copies: the evaluation runs on one device of this process, not on the training mesh
     ts = ts.replace(params=jax.device_get(ts.params), stats=jax.device_get(ts.stats))
+    chosen = selection.read(out) if run.select_every else None
+    kept = chosen["best"]["iteration"] if chosen and chosen.get("best") else int(ts.iteration)
+    if kept != int(ts.iteration):  # eval.json, the video and the export take the kept checkpoint
+        params, stats = export.restore_params(out / "checkpoints" / str(kept), ppo)
+        ts = ts.replace(params=params, stats=stats)
     events = EventLog(out)
     if history:
         plot(history, out / "learning_curve.png")
         events.image("learning_curve", out / "learning_curve.png", int(ts.env_steps))
-    result = evaluate_policy(agent, ts, run.eval_episodes, progress=True)
+    # in rounds of the selection's episodes (when they fit): the selection's compiled program
+    batch = run.select_episodes if run.select_every and run.select_episodes <= run.eval_episodes else None
+    result = evaluate_policy(agent, ts, run.eval_episodes, batch=batch, progress=True)
 
     def residual(obs, base_action):
         return agent.deterministic_residual(ts.params, ts.stats, obs, base_action)
     window = episode_window(cfg.env.episode_length, ppo.unroll_length)
     result["training_first_80_plausible"] = reach = first_reach(history, window)
+    result["selection"] = {"checkpoint": kept, "final_iteration": int(ts.iteration), **(
+        {"kept": "the best evaluated checkpoint (selection.json)",
+         "residual_helped": chosen["residual_helped"], "verdict": selection.verdict(chosen),
+         **{k: chosen[k] for k in ("base_alone", "best", "episodes", "seed", "rule")},
+         "evaluations": len(chosen["evaluations"])} if chosen and chosen.get("best") else
+        {"kept": "the final checkpoint (selection off: --select-every 0)", "residual_helped": None})}
     if run.video:  # the first episodes of that evaluation, filmed from the top camera
         from ppo.video import record
         video = record(agent.env, agent.base, residual, run.video, out / "eval.mp4", EVAL_SEED,
@@ -467,6 +506,9 @@ def report(agent: Agent, ts: TrainState, history: list[dict], cfg: TrainConfig) 
               f"plausible success {r['plausible_success_rate']:.1%} (95% CI {plo:.1%}..{phi:.1%}) "
               f"over {r['episodes']} episodes; arm depth max {r['arm_depth_max'] * 1e3:.1f} mm, "
               f"sheet lift max {r['paper_lift_max'] * 1e3:.1f} mm")
+    print(f"selection: {result['selection']['verdict']}; eval.json, eval.mp4 and `make export "
+          f"CKPT={out}` use checkpoint {kept}" if chosen and chosen.get("best") else
+          f"selection off: eval.json evaluates the final checkpoint {kept}")
     print("training curve (plausible success over the last episode length of iterations): "
           + (f"first >= 80% at {reach['env_steps']} env steps, {reach['wall_s']:.0f} s of training"
              if reach else "never >= 80%"))

@@ -81,3 +81,11 @@ def test_prune_keeps_the_newest(tmp_path):
     assert [p.name for p in checkpoint.checkpoints(tmp_path)] == ["11", "10"]
     shutil.rmtree(tmp_path / "checkpoints")
     assert checkpoint.prune(tmp_path, keep=2) == [] and checkpoint.latest_checkpoint(tmp_path) is None
+
+
+def test_prune_never_deletes_the_kept_best(tmp_path):
+    for i in (1, 2, 3, 4):
+        checkpoint.save(tmp_path, state(i), {})
+    removed = checkpoint.prune(tmp_path, keep=1, protect=[2, None])
+    assert sorted(p.name for p in removed) == ["1", "3"]
+    assert [p.name for p in checkpoint.checkpoints(tmp_path)] == ["4", "2"]

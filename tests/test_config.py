@@ -33,5 +33,13 @@ def test_config_json_round_trip_and_an_older_file():
     assert from_json(json.loads(text)) == cfg  # lists back to tuples, nested randomisation
     old = json.loads(text)
     old["run"].update(alpha=0.7, impl=None, episode_length=300, terminate_implausible=False)
-    del old["bridge"]
+    del old["bridge"], old["run"]["select_every"], old["run"]["select_episodes"]  # before selection
     assert from_json(old) == dataclasses.replace(cfg, bridge=BridgeConfig())
+
+
+def test_selection_settings_are_run_fields_with_a_cheaper_cpu_default():
+    from ppo.config import CPU_DEFAULTS
+    run = RunConfig()
+    assert (run.select_every, run.select_episodes) == (10, 64)  # GPU: 15 evaluations of 150 iterations
+    assert (CPU_DEFAULTS["select_every"], CPU_DEFAULTS["select_episodes"]) == (50, 16)
+    assert with_values(TrainConfig(), select_every=0).run.select_every == 0  # 0: off

@@ -38,6 +38,8 @@ from tiny import TINY, tiny_run
     (["--num-minibatches", "0"], "num_minibatches must be in 1..num_envs x unroll_length"),
     (["--checkpoint-every", "0"], "checkpoint_every must be >= 1"),
     (["--keep", "0"], "keep must be >= 1"),
+    (["--select-every", "-1"], "select_every must be >= 0 (0: no selection)"),
+    (["--select-episodes", "0"], "select_episodes must be >= 1"),
     (["--base-refresh", "always"], "base_refresh must be one of"),
     (["--layout", "nope"], "unknown layout 'nope'"),
 ])
@@ -90,7 +92,8 @@ def interrupt_after(monkeypatch, iteration: int):
 TINY_FLAGS = ["--num-envs", "4", "--unroll-length", "4", "--num-minibatches", "2",
               "--update-epochs", "2", "--hidden", "32", "32", "--iterations", "3",
               "--episode-length", "20", "--checkpoint-every", "1", "--eval-episodes", "4",
-              "--video", "0"]
+              "--video", "0", "--select-every", "2", "--select-episodes", "4"]
+SELECT = dict(select_every=2, select_episodes=4)  # evaluated at iterations 2 and 3
 
 
 def test_resume_with_the_printed_command_is_bit_identical_past_a_damaged_checkpoint(
@@ -98,10 +101,12 @@ def test_resume_with_the_printed_command_is_bit_identical_past_a_damaged_checkpo
     """`python -m ppo.train` with non-default flags, interrupted (Ctrl-C) after iteration 2;
     checkpoint 2 then damaged (a file cut in half); the command the interruption printed
     (`--resume --out <dir>`, no other flag) names the damaged checkpoint, continues from 1 with
-    every setting from config.json, and ends bit-identical to the uninterrupted run."""
-    _, straight, _ = train(tiny_run(tmp_path / "a"), progress=False)
+    every setting from config.json, and ends bit-identical to the uninterrupted run, its
+    selection record (selection.json: the base alone, evaluated once before the interruption,
+    and the evaluations) identical too."""
+    _, straight, _ = train(tiny_run(tmp_path / "a", video=0, **SELECT), progress=False)
     out = tmp_path / "b"
-    assert train_mod.parse([*TINY_FLAGS, "--out", str(out)])[0] == tiny_run(out, video=0)
+    assert train_mod.parse([*TINY_FLAGS, "--out", str(out)])[0] == tiny_run(out, video=0, **SELECT)
     finished = []
     monkeypatch.setattr(train_mod, "report", lambda agent, ts, history, cfg: finished.append(
         (ts, history, cfg)))
@@ -123,8 +128,11 @@ def test_resume_with_the_printed_command_is_bit_identical_past_a_damaged_checkpo
     assert "checkpoints/2 does not load, skipped: " in printed.out
     assert "resuming from " in printed.out and "checkpoints/1 (iteration 1" in printed.out
     assert "Traceback" not in printed.err
+    assert "selection: the base alone" not in printed.out  # kept from before the interruption
     (resumed, history, cfg), = finished
-    assert cfg == tiny_run(out, video=0)  # every setting from config.json
+    assert cfg == tiny_run(out, video=0, **SELECT)  # every setting from config.json
+    want, got = (json.loads((d / "selection.json").read_text()) for d in (tmp_path / "a", out))
+    assert [e["iteration"] for e in got["evaluations"]] == [2, 3] and got == want
     assert int(resumed.iteration) == 3 and [h["iteration"] for h in history] == [1, 2, 3]
     for a, b in zip(jax.tree.leaves(straight.params), jax.tree.leaves(resumed.params)):
         np.testing.assert_array_equal(np.array(a), np.array(b))
