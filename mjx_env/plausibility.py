@@ -5,6 +5,11 @@ an episode is implausible if at any step an arm collision geom is more than
 `EnvConfig.implausible_depth` (3 mm) below the table top or the sheet's centre is more than
 `EnvConfig.implausible_lift` (3 mm) above its resting height.
 
+The arm's collision geoms enclose every visual part of its moving bodies (housings, servos,
+links, jaws) to within 1 mm (mjx_env/coverage.py, tests/test_coverage.py), so `arm_depth` is at
+least the real arm's depth: equal where a box stands for a box (the gripper housing), up to
+~11 mm more where a capsule circumscribes a servo box in its worst orientation.
+
 `ArmGeoms` (from the compiled model, static under jit) and `measure(...)` (one env's data ->
 metrics in metres and m/s). A control step of the env (`PaperReturn.step`) reports the worst
 over the states it went through (depth: each substep's start and the end state; lift: each
