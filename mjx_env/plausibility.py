@@ -7,8 +7,9 @@ an episode is implausible if at any step an arm collision geom is more than
 
 The arm's collision geoms enclose every visual part of its moving bodies (housings, servos,
 links, jaws) to within 1 mm (mjx_env/coverage.py, tests/test_coverage.py), so `arm_depth` is at
-least the real arm's depth: equal where a box stands for a box (the gripper housing), up to
-~11 mm more where a capsule circumscribes a servo box in its worst orientation.
+least the real arm's depth: equal where the housing's own face is lowest (the gripper box
+bounds housing and servo: up to 7 mm more at the servo's side), up to ~11 mm more where a
+capsule circumscribes a servo box in its worst orientation.
 
 `ArmGeoms` (from the compiled model, static under jit) and `measure(...)` (one env's data ->
 metrics in metres and m/s). A control step of the env (`PaperReturn.step`) reports the worst
