@@ -10,7 +10,7 @@ CPU (no working `nvidia-smi`):
     torch==2.13.0 first, as the CPU build: a local `torch-2.13.0+cpu` wheel in pip's find-links
     if there is one (this project's machines), else from the PyTorch CPU index, so no CUDA
     package is ever downloaded; then `-e .[dev,groot]`, then `lerobot==0.4.4` with `--no-deps`
-    (its GR00T N1.5 model code for `--base lerobot-groot`; its own pins, torch<2.11 among them,
+    (its GR00T N1.5 model code for `--base gr00t:...`; its own pins, torch<2.11 among them,
     cannot live with this project's, and the [groot] extra pins what that code imports).
 NVIDIA (`nvidia-smi --query-gpu=driver_version` answers): the CUDA line the driver supports,
     CUDA 13 from driver 580, CUDA 12 from driver 525:
