@@ -48,6 +48,7 @@ import dataclasses  # noqa: E402
 import datetime  # noqa: E402
 import importlib.metadata  # noqa: E402
 import importlib.util  # noqa: E402
+import io  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
@@ -194,7 +195,7 @@ def gr00t_param_count() -> dict:
     validate = torch.distributions.Distribution._validate_args
     torch.distributions.Distribution.set_default_validate_args(False)  # the action head's Beta
     try:
-        with contextlib.redirect_stdout(sys.stderr):  # LeRobot prints every trainable tensor
+        with quiet():  # LeRobot prints every trainable tensor
             model, how = _meta_gr00t()
     finally:
         torch.distributions.Distribution.set_default_validate_args(validate)
@@ -212,6 +213,19 @@ def gr00t_param_count() -> dict:
             "tied_lm_head": bool(getattr(llm.config, "tie_word_embeddings", False)),
             "build_s": time.perf_counter() - tick, "published": PUBLISHED_N15,
             "ratio_to_published": total / PUBLISHED_N15["parameters"]}
+
+
+@contextlib.contextmanager
+def quiet(keep: list | None = None):
+    """Python-level stdout swallowed (LeRobot prints a line per trainable tensor: it would bury
+    the progress lines); its last 20 lines kept in `keep`."""
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf):
+            yield
+    finally:
+        if keep is not None:
+            keep.extend(buf.getvalue().splitlines()[-20:])
 
 
 def _meta_gr00t():
@@ -335,7 +349,10 @@ class Suite:
         key = ("gr00t", size, render_size)
         if key not in self.memo:
             tick = time.perf_counter()
-            base, info = _gr00t_base(self.env(), size, render_size, self.workdir)
+            printed: list[str] = []
+            with quiet(printed):
+                base, info = _gr00t_base(self.env(), size, render_size, self.workdir)
+            info["build_stdout_tail"] = printed
             host = base.model
             fast = host.model
             info.update(build_s=time.perf_counter() - tick, fast_path=hasattr(fast, "prepare"),
@@ -356,8 +373,8 @@ class Suite:
         return PPOConfig(num_envs=n, **(SMOKE_PPO if self.smoke else {}))
 
     def zero_iteration(self, n: int, timed: int) -> dict:
-        """One training run's iteration (zero base, the defaults at n envs): compiled once per
-        run (b and f share it), timed `timed` times after a warm-up."""
+        """One training run's iteration (zero base, the defaults at n envs), compiled once per
+        run, timed `timed` times after a warm-up call."""
         import jax
         from ppo.config import TrainConfig, with_values
         from ppo.train import build
@@ -467,11 +484,7 @@ class TimedModel:
 def item_a(suite: Suite, s: dict) -> dict:
     import jax
     import torch
-    from bridge.dlpack import to_torch
     from bridge.render import Renderer
-    from bridge.torch_base import model_base
-    from bridge.units import BridgeConfig
-    bb = suite.bench_bridge()
     if suite.gpu and "param_count" not in suite.memo:  # the published-size check (a CPU test too)
         try:
             suite.memo["param_count"] = gr00t_param_count()
@@ -488,7 +501,7 @@ def item_a(suite: Suite, s: dict) -> dict:
     stock_cls = _stock_class(fast)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    rows, skipped = [], []
+    rows, skipped, failed = [], [], []
     for b in s["batches"]:
         r = s["repeats_from_1024"] if b >= 1024 else s["repeats"]
         need = estimate("a", {**s, "batches": [b]}, suite.gpu, {"gr00t": True, "warp": True})
@@ -496,39 +509,14 @@ def item_a(suite: Suite, s: dict) -> dict:
             skipped.append({"batch": b, "reason": f"estimated {need:.0f} s > {suite.remaining():.0f} s left"})
             print(f"[a] batch {b} skipped: estimated {need:.0f} s, {suite.remaining():.0f} s left", flush=True)
             continue
-        state = suite.reset(b)
-        row = {"batch": b, "repeats": r, "render_s": bb.timed(render, state, repeats=r)}
-        null = model_base("null", env, bb.null_model, BridgeConfig(units="sim", render_size=s["render_size"]),
-                          renderer=renderer, probe=False)
-        row["render_handoff_null_s"] = bb.timed(jax.jit(null.chunk), state, repeats=r)
-        row["handoff_s"] = max(0.0, row["render_handoff_null_s"] - row["render_s"])
-        frames = {c: to_torch(v).to(device) for c, v in render(state).items()}
-        sim = to_torch(state.obs[:, :6]).float().to(device)
-        obs = host.layout.observation(frames, host.units.to_robot(sim), host.task)
-        if hasattr(fast, "prepare"):
-            row["preprocess_s"] = bb.torch_timed(fast.prepare, obs, repeats=r)
-            inputs = fast.prepare(obs)
-            row["model_s"] = bb.torch_timed(fast.model.get_action, inputs, repeats=r)
-            if b in s["stock_batches"] and stock_cls is not None:
-                stock = stock_cls.__new__(stock_cls)
-                stock.__dict__.update(fast.__dict__)
-                row["preprocess_stock_s"] = bb.torch_timed(stock.prepare, obs, repeats=1)
-        else:  # no split: the whole model call counts as the model
-            row["preprocess_s"] = 0.0
-            row["model_s"] = bb.torch_timed(fast, obs, repeats=r)
-        row["bridged_chunk_s"] = bb.timed(jax.jit(g["base"].chunk), state, repeats=r)
-        row["bridge_s"] = row["render_s"] + row["handoff_s"] + row["preprocess_s"]
-        row["bridge_share_of_model"] = row["bridge_s"] / row["model_s"]
-        row["ms_per_chunk"] = {k: row[f"{k}_s"] * 1e3 for k in ("render", "handoff", "preprocess", "model",
-                                                               "bridged_chunk")}
-        row["model_ms_per_sample"] = row["model_s"] * 1e3 / b
-        rows.append(row)
-        ms = row["ms_per_chunk"]
-        print(f"[a] batch {b:>5}: render {ms['render']:8.1f} ms, hand-off {ms['handoff']:7.1f} ms, "
-              f"preprocess {ms['preprocess']:7.1f} ms, model {ms['model']:8.1f} ms, bridged chunk "
-              f"{ms['bridged_chunk']:8.1f} ms; bridge/model {row['bridge_share_of_model']:.3f}", flush=True)
+        try:
+            rows.append(_chunk_row(suite, s, g, render, renderer, stock_cls, b, r))
+        except Exception as e:  # noqa: BLE001  (e.g. out of memory at one batch: the others stay)
+            failed.append(_failure({"batch": b}, e))
+            print(f"[a] batch {b} FAILED: {failed[-1]['error'][:300]}", flush=True)
+        _free_torch()
     last = rows[-1] if rows else None
-    result = {"gr00t": g["info"], "per_chunk": rows, "skipped_batches": skipped,
+    result = {"gr00t": g["info"], "per_chunk": rows, "skipped_batches": skipped, "failed_batches": failed,
               "fast_vs_stock_max_abs": getattr(fast, "worst", None),
               "param_count_meta": suite.memo.get("param_count"),
               "targets": {"bridge_share_at_1024_le_0.10": _target(rows, 1024, "bridge_share_of_model",
@@ -537,23 +525,63 @@ def item_a(suite: Suite, s: dict) -> dict:
     if device.type == "cuda":
         result["torch_peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
     headline = (f"batch {last['batch']}: model {last['model_s'] * 1e3:.0f} ms, bridge/model "
-                f"{last['bridge_share_of_model']:.3f}") if last else "no batch fitted"
+                f"{last['bridge_share_of_model']:.3f}") if last else "no batch measured"
+    if failed:
+        headline += f"; failed at batch {', '.join(str(f['batch']) for f in failed)}"
     return {"result": result, "headline": headline}
+
+
+def _chunk_row(suite: Suite, s: dict, g: dict, render, renderer, stock_cls, b: int, r: int) -> dict:
+    """One batch of item a: render, hand-off, preprocessing, model, the whole bridged chunk."""
+    import jax
+    from bridge.dlpack import to_torch
+    from bridge.torch_base import model_base
+    from bridge.units import BridgeConfig
+    bb, env = suite.bench_bridge(), suite.env()
+    host, fast = g["host"], g["fast"]
+    device = next(fast.model.parameters()).device
+    state = suite.reset(b)
+    row = {"batch": b, "repeats": r, "render_s": bb.timed(render, state, repeats=r)}
+    null = model_base("null", env, bb.null_model, BridgeConfig(units="sim", render_size=s["render_size"]),
+                      renderer=renderer, probe=False)
+    row["render_handoff_null_s"] = bb.timed(jax.jit(null.chunk), state, repeats=r)
+    row["handoff_s"] = max(0.0, row["render_handoff_null_s"] - row["render_s"])
+    frames = {c: to_torch(v).to(device) for c, v in render(state).items()}
+    sim = to_torch(state.obs[:, :6]).float().to(device)
+    obs = host.layout.observation(frames, host.units.to_robot(sim), host.task)
+    if hasattr(fast, "prepare"):
+        row["preprocess_s"] = bb.torch_timed(fast.prepare, obs, repeats=r)
+        inputs = fast.prepare(obs)
+        row["model_s"] = bb.torch_timed(fast.model.get_action, inputs, repeats=r)
+        if b in s["stock_batches"] and stock_cls is not None:
+            stock = stock_cls.__new__(stock_cls)
+            stock.__dict__.update(fast.__dict__)
+            row["preprocess_stock_s"] = bb.torch_timed(stock.prepare, obs, repeats=1)
+    else:  # no split: the whole model call counts as the model
+        row["preprocess_s"] = 0.0
+        row["model_s"] = bb.torch_timed(fast, obs, repeats=r)
+    row["bridged_chunk_s"] = bb.timed(jax.jit(g["base"].chunk), state, repeats=r)
+    row["bridge_s"] = row["render_s"] + row["handoff_s"] + row["preprocess_s"]
+    row["bridge_share_of_model"] = row["bridge_s"] / row["model_s"]
+    row["ms_per_chunk"] = {k: row[f"{k}_s"] * 1e3 for k in ("render", "handoff", "preprocess", "model",
+                                                           "bridged_chunk")}
+    row["model_ms_per_sample"] = row["model_s"] * 1e3 / b
+    ms = row["ms_per_chunk"]
+    print(f"[a] batch {b:>5}: render {ms['render']:8.1f} ms, hand-off {ms['handoff']:7.1f} ms, "
+          f"preprocess {ms['preprocess']:7.1f} ms, model {ms['model']:8.1f} ms, bridged chunk "
+          f"{ms['bridged_chunk']:8.1f} ms; bridge/model {row['bridge_share_of_model']:.3f}", flush=True)
+    return row
 
 
 def item_b(suite: Suite, s: dict) -> dict:
     import jax
     from bridge.render import Renderer
-    from env_throughput import bench_mjx
-    from mjx_env.wrappers import wrap_for_training
-    from ppo.agent import Agent
-    bb = suite.bench_bridge()
     g = suite.gr00t(s["gr00t"], s["render_size"])
     suite.state["warp"] = True
     env, host = suite.env(), g["host"]
     cams = tuple(dict.fromkeys(host.layout.cameras))
     render = jax.jit(Renderer(env, cams, s["render_size"]))
-    rows, skipped = [], []
+    rows, skipped, failed = [], [], []
     for n, timed in zip(s["num_envs"], s["timed_iterations"]):
         need = estimate("b", {**s, "num_envs": [n], "timed_iterations": [timed]}, suite.gpu,
                         {"gr00t": True, "warp": True})
@@ -561,50 +589,14 @@ def item_b(suite: Suite, s: dict) -> dict:
             skipped.append({"num_envs": n, "reason": f"estimated {need:.0f} s > {suite.remaining():.0f} s left"})
             print(f"[b] {n} envs skipped: estimated {need:.0f} s, {suite.remaining():.0f} s left", flush=True)
             continue
-        ppo = suite.ppo(n)
-        agent = Agent(env, wrap_for_training(env), g["base"], ppo, num_iterations=10)
-        tick = time.perf_counter()
-        ts = jax.jit(agent.init)(jax.random.PRNGKey(0))
-        step = jax.jit(agent.iteration).lower(ts).compile()
-        row = {"num_envs": n, "unroll_length": ppo.unroll_length, "num_minibatches": ppo.num_minibatches,
-               "update_epochs": ppo.update_epochs, "compile_s": time.perf_counter() - tick}
-        timer = TimedModel(host.model)
-        host.model = timer
         try:
-            tick = time.perf_counter()
-            ts, m = step(ts)
-            jax.block_until_ready(m)
-            row["first_call_s"] = time.perf_counter() - tick
-            times, model_s, calls = [], [], []
-            for _ in range(timed):
-                timer.seconds, timer.calls = 0.0, 0
-                tick = time.perf_counter()
-                ts, m = step(ts)
-                jax.block_until_ready(m)
-                times.append(time.perf_counter() - tick)
-                model_s.append(timer.seconds)
-                calls.append(timer.calls)
-        finally:
-            host.model = timer.inner
-        it = statistics.median(times)
-        calls_per_it = statistics.median(calls)
-        render_call = bb.timed(render, suite.reset(n), repeats=max(1, timed))
-        env_row = bench_mjx(env.impl, n, ppo.unroll_length, max(1, timed))
-        env_s = env_row.get("seconds_median", float("nan"))
-        parts = {"env_s": env_s, "render_s": render_call * calls_per_it, "model_s": statistics.median(model_s)}
-        parts["rest_s"] = it - sum(parts.values())
-        row.update(iteration_s=it, iteration_s_all=times, env_steps_per_s=n * ppo.unroll_length / it,
-                   model_calls_per_iteration=calls_per_it, render_s_per_call=render_call,
-                   env_alone=env_row, **parts,
-                   shares={k[:-2]: v / it for k, v in parts.items()})
-        del ts, step, agent
-        rows.append(row)
-        sh = row["shares"]
-        print(f"[b] {n:>5} envs: iteration {it:.2f} s = {row['env_steps_per_s']:.0f} env steps/s; env "
-              f"{sh['env']:.0%}, render {sh['render']:.0%}, model {sh['model']:.0%}, rest (policy, "
-              f"update, resets, hand-off) {sh['rest']:.0%}", flush=True)
+            rows.append(_train_row(suite, g, render, n, timed))
+        except Exception as e:  # noqa: BLE001  (e.g. out of memory at 4096 envs: 1024 stays)
+            failed.append(_failure({"num_envs": n}, e))
+            print(f"[b] {n} envs FAILED: {failed[-1]['error'][:300]}", flush=True)
+        _free_torch()
     last = rows[-1] if rows else None
-    result = {"gr00t": g["info"], "rows": rows, "skipped_num_envs": skipped,
+    result = {"gr00t": g["info"], "rows": rows, "skipped_num_envs": skipped, "failed_num_envs": failed,
               "breakdown": "env_s: the env alone (env_throughput.bench_mjx: a scan of unroll_length "
                            "steps, no policy, no resets); render_s: the renderer alone at num_envs, "
                            "x model calls per iteration; model_s: the host model (preprocessing, "
@@ -614,8 +606,60 @@ def item_b(suite: Suite, s: dict) -> dict:
               "targets": {"model_share_ge_0.85": {str(r["num_envs"]): r["shares"]["model"] >= 0.85
                                                   for r in rows}}}
     headline = (f"{last['num_envs']} envs: {last['env_steps_per_s']:.0f} env steps/s, model "
-                f"{last['shares']['model']:.0%} of the iteration") if last else "no env count fitted"
+                f"{last['shares']['model']:.0%} of the iteration") if last else "no env count measured"
+    if failed:
+        headline += f"; failed at {', '.join(str(f['num_envs']) for f in failed)} envs"
     return {"result": result, "headline": headline}
+
+
+def _train_row(suite: Suite, g: dict, render, n: int, timed: int) -> dict:
+    """One env count of item b: the GR00T-base training iteration and where its time goes."""
+    import jax
+    from env_throughput import bench_mjx
+    from mjx_env.wrappers import wrap_for_training
+    from ppo.agent import Agent
+    bb, env, host = suite.bench_bridge(), suite.env(), g["host"]
+    ppo = suite.ppo(n)
+    agent = Agent(env, wrap_for_training(env), g["base"], ppo, num_iterations=10)
+    tick = time.perf_counter()
+    ts = jax.jit(agent.init)(jax.random.PRNGKey(0))
+    step = jax.jit(agent.iteration).lower(ts).compile()
+    row = {"num_envs": n, "unroll_length": ppo.unroll_length, "num_minibatches": ppo.num_minibatches,
+           "update_epochs": ppo.update_epochs, "compile_s": time.perf_counter() - tick}
+    timer = TimedModel(host.model)
+    host.model = timer
+    try:
+        tick = time.perf_counter()
+        ts, m = step(ts)
+        jax.block_until_ready(m)
+        row["first_call_s"] = time.perf_counter() - tick
+        times, model_s, calls = [], [], []
+        for _ in range(timed):
+            timer.seconds, timer.calls = 0.0, 0
+            tick = time.perf_counter()
+            ts, m = step(ts)
+            jax.block_until_ready(m)
+            times.append(time.perf_counter() - tick)
+            model_s.append(timer.seconds)
+            calls.append(timer.calls)
+    finally:
+        host.model = timer.inner
+    it = statistics.median(times)
+    calls_per_it = statistics.median(calls)
+    render_call = bb.timed(render, suite.reset(n), repeats=max(1, timed))
+    env_row = bench_mjx(env.impl, n, ppo.unroll_length, max(1, timed))
+    env_s = env_row.get("seconds_median", float("nan"))
+    parts = {"env_s": env_s, "render_s": render_call * calls_per_it, "model_s": statistics.median(model_s)}
+    parts["rest_s"] = it - sum(parts.values())
+    row.update(iteration_s=it, iteration_s_all=times, env_steps_per_s=n * ppo.unroll_length / it,
+               model_calls_per_iteration=calls_per_it, render_s_per_call=render_call,
+               env_alone=env_row, **parts,
+               shares={k[:-2]: v / it for k, v in parts.items()})
+    sh = row["shares"]
+    print(f"[b] {n:>5} envs: iteration {it:.2f} s = {row['env_steps_per_s']:.0f} env steps/s; env "
+          f"{sh['env']:.0%}, render {sh['render']:.0%}, model {sh['model']:.0%}, rest (policy, "
+          f"update, resets, hand-off) {sh['rest']:.0%}", flush=True)
+    return row
 
 
 def _seeds_run(suite: Suite, item: str, label: str, s: dict, base: str, bridge=None) -> dict:
@@ -720,7 +764,12 @@ def item_f(suite: Suite, s: dict) -> dict:
         if not suite.fits(need):
             skipped.append({"num_envs": n, "reason": f"estimated {need:.0f} s > {suite.remaining():.0f} s left"})
             continue
-        row = suite.zero_iteration(n, s["timed_iterations"])
+        try:
+            row = suite.zero_iteration(n, s["timed_iterations"])
+        except Exception as e:  # noqa: BLE001
+            skipped.append(_failure({"num_envs": n}, e))
+            print(f"[f] training at {n} envs FAILED: {skipped[-1]['error'][:300]}", flush=True)
+            continue
         env_alone = next((r for r in env_rows if r["num_envs"] == n and "env_steps_per_s" in r), None)
         if env_alone:
             row["training_over_env_alone"] = row["env_steps_per_s"] / env_alone["env_steps_per_s"]
@@ -728,7 +777,7 @@ def item_f(suite: Suite, s: dict) -> dict:
         print(f"[f] training, {n:>5} envs: {row['env_steps_per_s']:.0f} env steps/s (iteration "
               f"{row['iteration_s']:.3f} s, compile {row['compile_s']:.0f} s)", flush=True)
     at4096 = next((r for r in train_rows if r["num_envs"] == 4096), None)
-    result = {"env_alone": env_rows, "training": train_rows, "skipped_training": skipped,
+    result = {"env_alone": env_rows, "training": train_rows, "skipped_or_failed_training": skipped,
               "targets": {"training_4096_ge_250k_env_steps_per_s":
                           None if at4096 is None else at4096["env_steps_per_s"] >= 250e3}}
     headline = "; ".join([f"env {r['num_envs']}: {r.get('env_steps_per_s', float('nan')):.0f}/s" for r in env_rows]
@@ -884,6 +933,17 @@ def _attention(model) -> dict:
     return out
 
 
+def _failure(row: dict, e: Exception) -> dict:
+    return {**row, "error": f"{type(e).__name__}: {e}"[:2000], "traceback": traceback.format_exc()[-4000:]}
+
+
+def _free_torch() -> None:
+    """Give torch's cached blocks back between batches (JAX, Warp and torch share the GPU)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def _stock_class(fast):
     mod = sys.modules.get(type(fast).__module__)
     for name in ("StockGr00t", "StockLeRobotGr00t"):
@@ -983,6 +1043,11 @@ def _environment(args) -> None:
         os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path(args.cache_dir) / "jax"))
     import mjx_env  # noqa: F401  (its XLA CPU flag before JAX starts)
     import jax
+    try:  # no line per Warp kernel module loaded
+        import warp
+        warp.config.quiet = True
+    except ImportError:
+        pass
     if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)

@@ -114,7 +114,8 @@ def main(argv=None) -> dict:
     p.add_argument("--episode-length", type=int, default=None, help="control steps (default: EnvConfig's)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
-    ppo = PPOConfig() if gpu else PPOConfig(**CPU_DEFAULTS)
+    cpu = {k: v for k, v in CPU_DEFAULTS.items() if k in {f.name for f in dataclasses.fields(PPOConfig)}}
+    ppo = PPOConfig() if gpu else PPOConfig(**cpu)  # CPU_DEFAULTS holds run fields too
     ppo = dataclasses.replace(ppo, num_envs=args.num_envs or ppo.num_envs)
     _, eval_agent = build(with_values(TrainConfig(ppo=ppo), impl=args.impl, **_episode(args)))
 

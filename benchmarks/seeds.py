@@ -168,7 +168,8 @@ def main(argv=None, bridge=None) -> dict:
     if args.seeds < 1 or args.chunk < 1 or args.iterations % args.chunk:
         p.error("--seeds and --chunk must be >= 1 and --iterations a multiple of --chunk")
     sweep_name, sweep_values = parse_sweep(args.sweep)
-    ppo = PPOConfig() if gpu else PPOConfig(**CPU_DEFAULTS)
+    cpu = {k: v for k, v in CPU_DEFAULTS.items() if k in {f.name for f in dataclasses.fields(PPOConfig)}}
+    ppo = PPOConfig() if gpu else PPOConfig(**cpu)  # CPU_DEFAULTS holds run fields too
     ppo = dataclasses.replace(ppo, num_envs=args.num_envs or ppo.num_envs)
     cfg = with_values(TrainConfig(ppo=ppo), base=args.base, iterations=args.iterations, impl=args.impl,
                       **({"episode_length": args.episode_length} if args.episode_length else {}))
