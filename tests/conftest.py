@@ -74,7 +74,8 @@ def paper_at(x: float, y: float, yaw: float = 0.0) -> jax.Array:
 # instead of one waiting on the other's long tail. The rest keep their order.
 LONG_FIRST = ("test_paper_return.py", "test_distributed.py", "test_brax_compat.py",
               "test_sharding.py", "test_train.py", "test_expert.py", "test_ppo.py",
-              "test_ppo_learning.py", "test_contact.py")
+              "test_ppo_learning.py", "test_contact.py", "test_gr00t.py",
+              "test_gpu_suite.py")
 
 
 def pytest_collection_modifyitems(items):
