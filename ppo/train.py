@@ -59,7 +59,7 @@ from ppo import checkpoint, distributed, export, selection, sharding
 from ppo.agent import Agent, TrainState
 from ppo.checkpoint import latest_checkpoint
 from ppo.cli import OneLineParser, add_fields, flag_values, given_flags, read_fields
-from ppo.config import (CPU_DEFAULTS, SECTIONS, PPOConfig, TrainConfig, from_json, to_json,
+from ppo.config import (CPU_DEFAULTS, GPU_SELECT, SECTIONS, PPOConfig, TrainConfig, from_json, to_json,
                         validate_ppo, with_values)
 from ppo.evaluate import EVAL_SEED, episode_window, evaluate_policy, first_reach
 from ppo.progress import Progress
@@ -344,13 +344,13 @@ def _parser() -> OneLineParser:
     gpu = jax.default_backend() == "gpu"
     p = OneLineParser(prog="python -m ppo.train", description=__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    here = {"iterations": GPU_ITERATIONS} if gpu else {**CPU_DEFAULTS, "iterations": CPU_ITERATIONS}
+    cpu_values = {**CPU_DEFAULTS, "iterations": CPU_ITERATIONS,
+                  **{k: getattr(TrainConfig().run, k) for k in GPU_SELECT}}
+    here = {"iterations": GPU_ITERATIONS, **GPU_SELECT} if gpu else {**CPU_DEFAULTS, "iterations": CPU_ITERATIONS}
     defaults = with_values(TrainConfig(), **here)
     gpu_values = {"num_envs": PPOConfig().num_envs, "num_minibatches": PPOConfig().num_minibatches,
-                  "iterations": GPU_ITERATIONS, "select_every": TrainConfig().run.select_every,
-                  "select_episodes": TrainConfig().run.select_episodes}
-    per_device = {k: f"{v} on a GPU, {here.get(k, v) if not gpu else CPU_DEFAULTS.get(k, CPU_ITERATIONS)} "
-                     "on a CPU;" for k, v in gpu_values.items()}
+                  "iterations": GPU_ITERATIONS, **GPU_SELECT}
+    per_device = {k: f"{v} on a GPU, {cpu_values[k]} on a CPU;" for k, v in gpu_values.items()}
     notes = {"base": f"base policy: {' | '.join(BASES)}", **per_device,
              "base_horizon": "control steps per base chunk (None: scripted 1, models 16)",
              "base_refresh": "chunk cache rule, per_env | sync (None: models sync)",

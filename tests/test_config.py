@@ -37,9 +37,9 @@ def test_config_json_round_trip_and_an_older_file():
     assert from_json(old) == dataclasses.replace(cfg, bridge=BridgeConfig())
 
 
-def test_selection_settings_are_run_fields_with_a_cheaper_cpu_default():
-    from ppo.config import CPU_DEFAULTS
+def test_selection_settings_are_run_fields_cheap_by_default_and_larger_on_a_gpu():
+    from ppo.config import GPU_SELECT
     run = RunConfig()
-    assert (run.select_every, run.select_episodes) == (10, 64)  # GPU: 15 evaluations of 150 iterations
-    assert (CPU_DEFAULTS["select_every"], CPU_DEFAULTS["select_episodes"]) == (50, 16)
+    assert (run.select_every, run.select_episodes) == (50, 16)  # a CPU's: 2 evaluations of 100
+    assert GPU_SELECT == {"select_every": 10, "select_episodes": 64}  # 15 evaluations of 150
     assert with_values(TrainConfig(), select_every=0).run.select_every == 0  # 0: off
