@@ -255,8 +255,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True
     log(f"compiled the training iteration in {time.monotonic() - tick:.1f} s "
         f"({agent.shardings.rng.mesh.size} device(s), {jax.process_count()} process(es))")
     distributed.barrier("iteration compiled")
+    # Several processes: each would have to run the selection's episodes in step with the
+    # others (only process 0 evaluates today), so selection is off there and said so.
     select = selection.Selector(agent, run, out, int(ts.iteration), resume, main, log) \
-        if run.select_every else None
+        if run.select_every and jax.process_count() == 1 else None
+    if run.select_every and not select and main:
+        log("selection: off in a multi-process run (eval.json uses the final checkpoint)")
     if select:
         select.start(ts)
     bar = Progress(run.iterations, int(ts.iteration), enabled=progress and main, history=history)
