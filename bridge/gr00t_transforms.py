@@ -164,6 +164,15 @@ def crop_resize(frames: torch.Tensor, convention: str = "isaac", size: int = IMA
     return (x.permute(0, 2, 3, 1) * 255).to(torch.uint8).contiguous()
 
 
+
+def model_frame(frame, convention: str | None, size: int = IMAGE_SIZE):
+    """One frame as the model receives it, for looking at: `(H, W, 3) uint8` numpy in,
+    `(size, size, 3) uint8` numpy out after `crop_resize` (convention None: unchanged)."""
+    f = torch.as_tensor(frame)
+    if convention is not None:
+        f = crop_resize(f[None], convention, size=size)[0]
+    return f.numpy()
+
 def _bicubic_uint8(x: torch.Tensor, size: int, native: bool) -> torch.Tensor:
     """torchvision v2 ``resize_image`` of a ``(N, 3, H, W) uint8`` batch, bicubic, antialias:
     on CPU torch's native uint8 kernel (``native``), elsewhere float32, clamp, round, uint8."""

@@ -330,9 +330,9 @@ def format_report(r: dict) -> str:
 
 def main(argv=None) -> dict:
     """The CLI (see CLI_DOC); returns the results written by --out."""
-    # `python -m ppo.evaluate --base <spec> ...`: the base alone, no run (bridge.base_check).
+    # `python -m ppo.evaluate --base <spec> ...`: the base alone, no run (ppo.base_check).
     if any(a == "--base" or a.startswith("--base=") for a in (__import__("sys").argv[1:] if argv is None else argv)):
-        from bridge.base_check import main as base_check
+        from ppo.base_check import main as base_check
         return base_check(argv)
     args = parse(argv)
     start = time.monotonic()

@@ -533,13 +533,13 @@ def test_units_from_the_checkpoints_statistics(isaac_dir, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# The base check (python -m bridge.base_check)
+# The base check (python -m ppo.base_check)
 
 def test_base_check_reports_the_reading_units_and_the_frames_the_model_sees(tmp_path, hf, capsys):
     import cv2
     from PIL import Image
 
-    from bridge import base_check
+    from ppo import base_check
     photo = tmp_path / "photo.jpg"
     cv2.imwrite(str(photo), np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8))
     out = base_check.main(["--base", f"gr00t:{tmp_path / 'rand'}", "--random-weights", "tiny",
@@ -565,7 +565,7 @@ def test_base_check_reports_the_reading_units_and_the_frames_the_model_sees(tmp_
     (["--base", "scripted", "--compare", "side=x.jpg"], "camera 'side' is not one of the layout's"),
 ])
 def test_base_check_refusals_exit_2_in_one_line(argv, message, capsys):
-    from bridge import base_check
+    from ppo import base_check
     with pytest.raises(SystemExit) as e:
         base_check.main(argv)
     err = capsys.readouterr().err
@@ -577,7 +577,7 @@ def test_ppo_evaluate_with_base_is_the_base_check(capsys):
     with pytest.raises(SystemExit) as e:
         evaluate.main(["--base=gr00t:/no/such/dir", "--alpha", "0", "--episodes", "3"])
     err = capsys.readouterr().err
-    assert e.value.code == 2 and "python -m bridge.base_check: error: GR00T checkpoint directory" in err
+    assert e.value.code == 2 and "python -m ppo.base_check: error: GR00T checkpoint directory" in err
 
 
 def test_deploy_feeds_camera_frames_at_the_checkpoints_resolution(model, isaac_dir, stock):

@@ -1,7 +1,7 @@
-"""`python -m bridge.base_check --base <spec>`: the base policy alone in the sim, the check to run
+"""`python -m ppo.base_check --base <spec>`: the base policy alone in the sim, the check to run
 first with a new checkpoint (before training a residual on it).
 
-    python -m bridge.base_check --base gr00t:phospho-app/gr00t-paper_return-7w9itxzsox \\
+    python -m ppo.base_check --base gr00t:phospho-app/gr00t-paper_return-7w9itxzsox \\
         --episodes 100 --compare my_top_camera.jpg
 
 Runs --episodes fixed-seed episodes of the base with no residual (episode i from key i of
@@ -43,7 +43,7 @@ def reading(rate: float) -> str:
 
 def parser():
     from ppo.cli import OneLineParser, add_fields
-    p = OneLineParser(prog="python -m bridge.base_check", description=__doc__,
+    p = OneLineParser(prog="python -m ppo.base_check", description=__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--base", required=True, help="the base: gr00t:<hub id | dir>, torch:..., scripted, ...")
     p.add_argument("--episodes", type=int, default=100, help="episodes (default 100)")
@@ -95,24 +95,20 @@ def model_view(model, frames: dict, layout) -> list[tuple[str, "object"]]:
     """[(label, (S, S, 3) uint8 numpy)] per camera in the model's order: the rendered frames
     after the model's own crop and resize (GR00T), or as rendered (other model bases)."""
     import numpy as np
-    import torch
+    from bridge.gr00t_transforms import model_frame
     order = getattr(model, "cameras", None) or [k for k, _ in layout.video]
     cam_of = dict(layout.video)
-    out = []
-    for key in order:
-        f = torch.as_tensor(np.array(frames[cam_of[key]]))
-        if hasattr(model, "convention"):
-            from bridge import gr00t_transforms as T
-            f = T.crop_resize(f[None], model.convention, size=model.image_size)[0]
-        out.append((f"{cam_of[key]} ({key})", f.numpy()))
-    return out
+    convention = getattr(model, "convention", None)
+    size = getattr(model, "image_size", None)
+    return [(f"{cam_of[key]} ({key})", model_frame(np.array(frames[cam_of[key]]), convention, size))
+            for key in order]
 
 
 def photo_view(model, path: str, key: str, size: int):
     """The photo as the model would receive it: resized to the camera's training resolution
     (INTER_AREA, as the deploy loop does), then the model's own crop and resize."""
     import cv2
-    import torch
+    from bridge.gr00t_transforms import model_frame
     bgr = cv2.imread(path, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ValueError(f"--compare {path}: not an image cv2 can read")
@@ -121,11 +117,7 @@ def photo_view(model, path: str, key: str, size: int):
     if hasattr(model, "ckpt"):
         res = next((c.resolution for c in model.ckpt.video if c.key == key), None)
     rgb = cv2.resize(rgb, res or (size, size), interpolation=cv2.INTER_AREA)
-    f = torch.as_tensor(rgb)
-    if hasattr(model, "convention"):
-        from bridge import gr00t_transforms as T
-        f = T.crop_resize(f[None], model.convention, size=model.image_size)[0]
-    return f.numpy()
+    return model_frame(rgb, getattr(model, "convention", None), getattr(model, "image_size", None))
 
 
 def write_png(rows: list[list[tuple[str, object]]], path: Path, tile: int = 224) -> None:
@@ -159,7 +151,7 @@ def main(argv=None) -> dict:
     try:
         base = make_base(args.base, env, config=config)
     except ValueError as e:
-        print(f"python -m bridge.base_check: error: {e}", file=sys.stderr)
+        print(f"python -m ppo.base_check: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     batch = min(args.num_envs or (args.episodes if jax.default_backend() == "gpu" else 16), args.episodes)
     print(f"base check: {base.name}, {args.episodes} episodes (seed {args.seed}, {batch} side by side, "
