@@ -15,6 +15,7 @@ import json
 import math
 from pathlib import Path
 
+from deploy.config import SafetyConfig
 from deploy.lerobot_robot import DeployError, import_lerobot, parse_camera
 from ppo.cli import OneLineParser
 
@@ -33,8 +34,9 @@ def parser() -> OneLineParser:
                    help="allow a residual trained on another base than --base")
     p.add_argument("--steps", type=int, default=300, help="control steps per episode (default 300 = 10 s)")
     p.add_argument("--hz", type=float, default=30.0, help="control rate (default 30, the training rate)")
-    p.add_argument("--max-step-deg", type=float, default=30.0,
-                   help="stop when a joint target is further than this from the measured joint (default 30)")
+    p.add_argument("--max-step-deg", type=float, default=SafetyConfig.max_step_deg,
+                   help="stop when a joint target is further than this from the measured joint "
+                        "(default %(default)g: the training env's max_target_gap)")
     p.add_argument("--max-missed", type=int, default=5, help="stop after this many missed deadlines in a row")
     p.add_argument("--max-pose-misses", type=int, default=10,
                    help="stop after this many failed sheet-pose estimates in a row (default 10)")

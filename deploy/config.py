@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from mjx_env.config import EnvConfig
+
 
 @dataclass(frozen=True)
 class SafetyConfig:
@@ -12,14 +14,15 @@ class SafetyConfig:
     max_step_deg: a joint target further than this from the measured joint (deg of sim angle,
         every joint, the gripper's sim angle too) is refused. The loop's sent targets (rate-
         limited to the servo model's 9 deg per step) were at most 21.7 deg from the measured
-        joints over 128 simulated episodes (benchmarks/results/deploy_sim_cpu.json).
+        joints over 128 simulated episodes (benchmarks/results/deploy_sim_cpu.json). The default
+        is the env's `max_target_gap`: training ends an episode where this loop would stop.
     max_missed: this many consecutive steps over the period (1/hz) stop the loop.
     max_pose_misses: this many consecutive failed pose estimates stop the loop (in between the
         last good estimate is used); a failure before the first good estimate stops at once.
     hold_s: seconds the held pose is kept (torque on) before disconnecting (torque off).
     """
 
-    max_step_deg: float = 30.0
+    max_step_deg: float = round(math.degrees(EnvConfig.max_target_gap), 9)  # the env's rule
     max_missed: int = 5
     max_pose_misses: int = 10
     hold_s: float = 0.5

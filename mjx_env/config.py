@@ -70,6 +70,13 @@ class EnvConfig:
     implausible_lift: float = 0.003  # m
     terminate_implausible: bool = False
     reward_implausible: float = 1.0
+    # The deploy loop's safety stop (deploy.safety.check_step): a sent joint target (after the
+    # servo model's rate limit) further than this from the measured joint stops the real robot.
+    # The env applies the same rule: every such step costs `reward_implausible` and makes the
+    # episode implausible (a policy that deploy would stop is not a success). It does not end the
+    # episode: ending it taught the CPU default run to escape the per-step costs that way
+    # (98% of its evaluation episodes ended by it; docs/environment.md).
+    max_target_gap: float = math.radians(30.0)  # rad, every joint
     # MuJoCo Warp buffer sizes per env (contacts, constraint rows).
     naconmax_per_env: int = 24
     njmax: int = 96
@@ -122,6 +129,8 @@ def validate(config: EnvConfig) -> EnvConfig:
         raise ValueError(f"max_joint_speed must be > 0 rad/s, got {config.max_joint_speed}")
     if not (config.implausible_depth > 0 and config.implausible_lift > 0):
         raise ValueError("implausible_depth and implausible_lift must be > 0 m")
+    if not 0 < config.max_target_gap < math.pi:
+        raise ValueError(f"max_target_gap must be in (0, pi) rad, got {config.max_target_gap}")
     if not config.reward_implausible >= 0:
         raise ValueError(f"reward_implausible must be >= 0, got {config.reward_implausible}")
     if len(config.home_qpos) != 6:

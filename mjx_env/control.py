@@ -2,6 +2,7 @@
 
     target = clip(base + scale * clip(action, -1, 1), joint ranges)                   (policy)
     setpoint = previous + clip(target - previous, -max_step, max_step)               (servo)
+    stop if max_j |setpoint_j - measured_j| > max_target_gap                   (deploy's rule)
 
 `scale` (`residual_scale`) is alpha x action_scale when a base is active (the residual is an
 offset from the base's target) and alpha x hold_action_scale when none is (zero base: `base` is
@@ -40,3 +41,9 @@ def rate_limit(target, previous, max_step):
     """The servo's setpoint (..., 6) rad: `target` approached from `previous` by at most
     `max_step` rad (max joint speed x control period) per control step."""
     return previous + jp.clip(target - previous, -max_step, max_step)
+
+
+def target_gap(setpoint, measured):
+    """(...,) rad: the largest joint distance of the sent setpoint (..., 6) from the measured
+    joints (..., 6); above `EnvConfig.max_target_gap` the deploy loop stops the robot."""
+    return jp.max(jp.abs(setpoint - measured), axis=-1)

@@ -13,7 +13,11 @@ Control (30 Hz, `n_substeps` physics steps each; `mjx_env.control`):
 where `base` (6,) rad is `info["base_target"]` when `info["base_active"]` is 1, else the previous
 setpoint (so a driver that sets no base holds the pose; at reset that is the initial arm pose),
 and `scale` is alpha x action_scale with an active base, alpha x hold_action_scale without.
-`set_base` writes both keys. Actions must have shape (6,) per env; NaN/Inf entries are
+`set_base` writes both keys. A setpoint further than `max_target_gap` from the measured joints
+(where deploy's safety stop would end a real run: `metrics["deploy_stop"]`) makes the episode
+implausible and costs `reward_implausible` at every such step (not an ending: a policy would
+learn to end its episodes early to escape the per-step costs).
+Actions must have shape (6,) per env; NaN/Inf entries are
 replaced by 0 and counted in `metrics["nan_action"]` (never passed to the physics).
 """
 from __future__ import annotations
@@ -32,7 +36,8 @@ from mjx_env import control, plausibility, randomize, task
 from mjx_env.config import EnvConfig, validate
 from mjx_env.scene import ARM_JOINTS, SCENE_XML, default_impl, load_mj_model, put_model, qpos_index
 
-PLAUSIBILITY_KEYS = ("arm_depth", "paper_lift", "paper_speed", "implausible", "plausible_success")
+PLAUSIBILITY_KEYS = ("arm_depth", "paper_lift", "paper_speed", "target_gap", "deploy_stop",
+                     "implausible", "plausible_success")
 METRIC_KEYS = ("success", "goal_distance", "yaw_error", "nan_action", "nan_physics") + tuple(
     f"reward/{k}" for k in ("reach", "progress", "distance", "yaw", "action", "success",
                             "implausible")) + PLAUSIBILITY_KEYS
@@ -177,6 +182,8 @@ class PaperReturn(mjx_env.MjxEnv):
         scale = control.residual_scale(cfg, info["base_active"])
         target = control.joint_target(base, action, scale, self.joint_lower, self.joint_upper)
         target = control.rate_limit(target, info["last_target"], self._max_step)
+        gap = control.target_gap(target, state.data.qpos[self._arm_qpos])  # before the physics
+        deploy_stop = gap > cfg.max_target_gap
         model = self.model_for(info["dr"])
         data, deepest, highest = self._physics(model, state.data, target)
 
@@ -195,12 +202,13 @@ class PaperReturn(mjx_env.MjxEnv):
         plaus["arm_depth"] = jp.maximum(plaus["arm_depth"], deepest)
         plaus["paper_lift"] = jp.maximum(plaus["paper_lift"], highest)
         implausible_now = ((plaus["arm_depth"] > cfg.implausible_depth)
-                           | (plaus["paper_lift"] > cfg.implausible_lift))
+                           | (plaus["paper_lift"] > cfg.implausible_lift) | deploy_stop)
         implausible = (info["implausible"] > 0) | implausible_now
         terms = task.reward_terms(cfg, paper_pos, paper_quat, self.target, ee_pos, action,
                                   info["goal_distance"], success)
         stop_implausible = implausible_now & cfg.terminate_implausible
-        terms["implausible"] = -cfg.reward_implausible * stop_implausible.astype(jp.float32)
+        penalised = stop_implausible | deploy_stop  # every step over deploy's limit, not only the first
+        terms["implausible"] = -cfg.reward_implausible * penalised.astype(jp.float32)
         reward = jp.where(nan_physics, 0.0, sum(terms.values()))
         off_table = (paper_pos[2] < -0.02) | jp.any(jp.abs(paper_pos[:2]) > 0.6)
         done = success | off_table | nan_physics | stop_implausible
@@ -215,6 +223,7 @@ class PaperReturn(mjx_env.MjxEnv):
                        nan_action=jp.any(~finite).astype(jp.float32),
                        nan_physics=nan_physics.astype(jp.float32),
                        implausible=implausible_now.astype(jp.float32),
+                       target_gap=gap.astype(jp.float32), deploy_stop=deploy_stop.astype(jp.float32),
                        plausible_success=(success & ~implausible).astype(jp.float32), **plaus)
         return state.replace(data=data, obs=obs, reward=reward.astype(jp.float32),
                              done=done.astype(jp.float32), metrics=metrics, info=info)

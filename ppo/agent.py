@@ -24,7 +24,7 @@ from ppo import losses, networks
 from ppo.config import PPOConfig
 
 POLICY_INPUT = OBS_SIZE + 6  # observation + base action (6 joints, rad)
-PLAUSIBILITY_STEP_KEYS = ("arm_depth", "paper_lift", "paper_speed")  # m, m, m/s per env step
+PLAUSIBILITY_STEP_KEYS = ("arm_depth", "paper_lift", "paper_speed", "target_gap")  # m, m, m/s, rad per env step
 # PPOConfig fields read from TrainState.hp at run time (vmappable); the rest shape the program.
 HPARAMS = ("learning_rate", "ent_coef", "clip_eps", "vf_coef", "gamma", "gae_lambda")
 

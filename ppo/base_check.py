@@ -159,7 +159,7 @@ def main(argv=None) -> dict:
     result = evaluate_base(env, base, args.episodes, args.seed, None, batch)
     out = {"base": base.name, "episodes": args.episodes, "seed": args.seed, "impl": env.impl,
            "num_envs": batch, "bridge": {k: getattr(config, k) for k in config.__dataclass_fields__},
-           **report(result, summary(result), env.config.ctrl_dt),
+           **report(result, summary(result), env.config),
            "base_calls": result["base_calls"]}
     out["reading"] = reading(out["plausible_success_rate"])
     model = base.model.model if base.model is not None else None

@@ -48,7 +48,7 @@ def latest_checkpoint(out: Path) -> Path | None:
 
 def _restore_tree(path: Path, template: dict) -> dict:
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
-    return ocp.StandardCheckpointer().restore(path, abstract)
+    return ocp.StandardCheckpointer().restore(Path(path).resolve(), abstract)  # orbax: absolute only
 
 
 def restore(path: Path, template):
@@ -68,7 +68,7 @@ def restore_fields(path: Path, templates: dict) -> dict:
     item = {name: {str(i): jax.ShapeDtypeStruct(np.shape(x), x.dtype)
                    for i, x in enumerate(jax.tree.leaves(t)) if np.size(x) > 0}
             for name, t in templates.items()}
-    stored = ocp.PyTreeCheckpointer().restore(path, args=ocp.args.PyTreeRestore(
+    stored = ocp.PyTreeCheckpointer().restore(Path(path).resolve(), args=ocp.args.PyTreeRestore(  # absolute
         item, restore_args=ocp.checkpoint_utils.construct_restore_args(item), partial_restore=True))
     out = {}
     for name, t in templates.items():

@@ -307,10 +307,12 @@ def build(config: dict, impl: str | None):
     return env, make_base(run.base, env, run.base_horizon, run.base_refresh, config=cfg.bridge)
 
 
-def report(result: dict, summ: dict, ctrl_dt: float) -> dict:
-    """The CLI's results: `summary` plus mean episode length (steps and s)."""
+def report(result: dict, summ: dict, env_config) -> dict:
+    """The CLI's results: `summary` plus mean episode length (steps and s) and the env's deploy
+    stop threshold `max_target_gap` (rad)."""
     steps = float(np.mean(result["steps"]))
-    return {**summ, "mean_episode_steps": steps, "mean_episode_s": steps * ctrl_dt}
+    return {**summ, "mean_episode_steps": steps, "mean_episode_s": steps * env_config.ctrl_dt,
+            "max_target_gap": env_config.max_target_gap}
 
 
 def format_report(r: dict) -> str:
@@ -325,7 +327,10 @@ def format_report(r: dict) -> str:
         f"  arm depth          {mm('arm_depth')} (max / p95)",
         f"  sheet lift         {mm('paper_lift')} (max / p95)",
         f"  sheet speed        {r['paper_speed_max']:.3f} / {r['paper_speed_p95']:.3f} m/s (max / p95)",
-        f"  implausible        {r['implausible_episodes']:.1%} of episodes"])
+        f"  target gap         {np.degrees(r['target_gap_max']):.1f} / {np.degrees(r['target_gap_p95']):.1f} deg "
+        f"(max / p95; deploy stops above {np.degrees(r['max_target_gap']):.0f})",
+        f"  implausible        {r['implausible_episodes']:.1%} of episodes "
+        f"({r['deploy_stop_episodes']:.1%} ended by deploy's safety stop)"])
 
 
 def main(argv=None) -> dict:
@@ -349,7 +354,7 @@ def main(argv=None) -> dict:
     result = evaluate_base(env, base, args.episodes, args.seed, residual, batch, "evaluation")
     out = {"source": str(args.source), "kind": args.kind, "base": base.name, "seed": args.seed,
            "impl": env.impl, "num_envs": batch,
-           **report(result, summary(result), env.config.ctrl_dt)}
+           **report(result, summary(result), env.config)}
     out["wall_s"] = time.monotonic() - start
     print(format_report(out))
     print(f"  evaluated in {out['wall_s']:.1f} s (compilation included)", flush=True)

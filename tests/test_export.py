@@ -19,7 +19,7 @@ from ppo.checkpoint import latest_checkpoint
 from ppo.export import export, jax_exported, main
 from ppo.policy import ExportError, integrity_record, load, load_exported, to_torch
 from ppo.train import train
-from tiny import tiny_run
+from tiny import TINY, tiny_run
 
 
 
@@ -61,6 +61,16 @@ def trainer_target(agent, ts):
         return jp.clip(base + control.residual_scale(cfg, agent.base.active) * residual,
                        env.joint_lower, env.joint_upper)
     return lambda obs, base: target(ts.params, ts.stats, obs, base)
+
+
+def test_params_restore_from_a_relative_checkpoint_path(run, monkeypatch):
+    """`make train ARGS="--out runs/x"` keeps an earlier checkpoint and restores it by a path
+    relative to the working directory (orbax itself accepts absolute paths only)."""
+    agent, ts, out = run
+    monkeypatch.chdir(out.parent)
+    params, stats = export_mod.restore_params(Path(out.name) / "checkpoints" / "3", TINY)
+    for a, b in zip(jax.tree.leaves(ts.params), jax.tree.leaves(params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_policy_gives_the_trainers_deterministic_actions_exactly(run, policy):

@@ -190,6 +190,31 @@ def test_terminate_implausible_ends_the_episode_with_a_penalty():
     np.testing.assert_allclose(np.asarray(state.metrics["reward/implausible"]), -2.0)
 
 
+def test_a_setpoint_deploy_would_refuse_is_penalised_and_implausible(jax_batch):
+    """deploy.safety.check_step's rule in the env: the sent setpoint (after the rate limit)
+    further than max_target_gap from the joints measured before the step costs
+    -reward_implausible and makes the episode implausible (without ending it); just inside the
+    limit nothing happens."""
+    from deploy.config import SafetyConfig
+
+    env, n = jax_batch.env, jax_batch.num_envs
+    limit = env.config.max_target_gap
+    assert SafetyConfig().max_step_rad == pytest.approx(limit)
+    state = jax_batch.place(paper_at(0.45, 0.45))
+    q = np.asarray(state.data.qpos[:, env._arm_qpos])
+    offset = np.zeros((n, 6), np.float32)
+    offset[:, 2] = [limit + 0.02, limit + 0.3, limit - 0.02, -(limit + 0.02)]  # elbow_flex
+    held = dict(state.info, last_target=jp.asarray(q + offset))  # zero base: target = last target
+    after = jax_batch.step(state.replace(info=held), jp.zeros((n, 6)))
+    stop = np.array([1, 1, 0, 1], np.float32)
+    np.testing.assert_allclose(np.asarray(after.metrics["target_gap"]), np.abs(offset[:, 2]), atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(after.metrics["deploy_stop"]), stop)
+    np.testing.assert_array_equal(np.asarray(after.done), 0)
+    np.testing.assert_array_equal(np.asarray(after.info["implausible"]), stop)
+    np.testing.assert_allclose(np.asarray(after.metrics["reward/implausible"]),
+                               -env.config.reward_implausible * stop)
+
+
 def test_same_seed_same_rollout_and_seeds_differ(jax_batch):
     actions = fixed_actions(jax_batch.num_envs, steps=5)
     a, _ = jax_batch.run(jax_batch.reset(jax_batch.keys(1)), actions)
