@@ -37,6 +37,12 @@ from mjx_env.expert import ScriptedExpert
 
 BASES = ("zero", "scripted", "scripted:<noise>", "torch:<module>:<weights>", "gr00t:<hub id | dir>",
          "gr00t (--random-weights)", "gr00t-server:<host>:<port>")
+MODEL_KINDS = ("torch", "gr00t", "gr00t-server")  # bases that run a model (torch) per chunk
+
+
+def is_model_base(spec: str) -> bool:
+    """True for a model base (torch, gr00t, gr00t-server); `scripted:<noise>` is not one."""
+    return spec.partition(":")[0] in MODEL_KINDS
 
 
 @dataclass(frozen=True)

@@ -1,33 +1,35 @@
 """The paper_return task as pure functions of one env's state: observation, success, reward.
 
-Observation layout (25 float32), world frame, table top at z = 0:
-  [0:6]   arm joint positions, rad, order ARM_JOINTS
-  [6:12]  arm joint velocities, rad/s
-  [12:15] paper centre position, m
-  [15:19] paper orientation quaternion (w, x, y, z)
-  [19:22] goal vector: target centre - paper centre in x, y; z = 0, m
-  [22:25] end-effector site (fixed-jaw fingertip) position, m
+Observation (25 float32), world frame, table top at z = 0: `OBS_LAYOUT` below (name, size,
+unit, description) is its one definition; `OBS_SLICES` index it.
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jp
 
-# The observation layout, the one definition: (name, size, unit) in order; the slices, the size
-# and the units below are derived from it.
-OBS_LAYOUT = (("qpos", 6, "rad"), ("qvel", 6, "rad/s"), ("paper_pos", 3, "m"),
-              ("paper_quat", 4, "quaternion w, x, y, z"), ("goal_vec", 3, "m"), ("ee_pos", 3, "m"))
+# The observation layout, the one definition: (name, size, unit, description) in order; the
+# slices, the size, the units and the export manifest's observation entry are derived from it.
+OBS_LAYOUT = (
+    ("qpos", 6, "rad", "arm joint positions, rad, order ARM_JOINTS"),
+    ("qvel", 6, "rad/s", "arm joint velocities, rad/s"),
+    ("paper_pos", 3, "m", "paper centre position, m"),
+    ("paper_quat", 4, "unitless", "paper orientation quaternion (w, x, y, z)"),
+    ("goal_vec", 3, "m", "goal vector: target centre - paper centre in x, y; z = 0, m"),
+    ("ee_pos", 3, "m", "end-effector site (fixed-jaw fingertip) position, m"),
+)
 OBS_SLICES, _start = {}, 0
-for _name, _size, _ in OBS_LAYOUT:
+for _name, _size, _, _ in OBS_LAYOUT:
     OBS_SLICES[_name], _start = slice(_start, _start + _size), _start + _size
 OBS_SIZE = _start  # 25
-OBS_UNITS = {name: unit for name, _, unit in OBS_LAYOUT}
+OBS_UNITS = {name: unit for name, _, unit, _ in OBS_LAYOUT}
+OBS_DESCRIPTIONS = {name: desc for name, _, _, desc in OBS_LAYOUT}
 PAPER_ON_TABLE_Z = 0.005  # m: a paper centre higher than this is lifted, not lying on the table
 
 
 def observation(qpos: jax.Array, qvel: jax.Array, paper_pos: jax.Array, paper_quat: jax.Array,
                 target: jax.Array, ee_pos: jax.Array) -> jax.Array:
-    """(25,) float32 observation; see the module docstring for the slices."""
+    """(25,) float32 observation in the order of `OBS_LAYOUT`."""
     goal = jp.concatenate([target[:2] - paper_pos[:2], jp.zeros(1)])
     return jp.concatenate([qpos, qvel, paper_pos, paper_quat, goal, ee_pos]).astype(jp.float32)
 

@@ -139,13 +139,16 @@ class Agent:
         flat = lambda a: a.reshape((-1,) + a.shape[2:])  # noqa: E731
         data = {"x": flat(tr["x"]), "u": flat(tr["u"]), "log_prob": flat(tr["log_prob"]),
                 "advantage": flat(adv), "target": flat(target)}
-        n = data["x"].shape[0]
+        n = data["x"].shape[0]  # this device's samples: its envs x unroll_length
+        if n % cfg.num_minibatches:  # at trace time, before anything compiles
+            raise ValueError(f"num_minibatches {cfg.num_minibatches} does not divide the {n} samples "
+                             "of one device's batch (envs per device x unroll_length)")
         mb = n // cfg.num_minibatches
 
         def epoch(carry, key):
             params, opt_state = carry
             k_perm, k_ent = jax.random.split(key)
-            perm = jax.random.permutation(k_perm, n)[: mb * cfg.num_minibatches]
+            perm = jax.random.permutation(k_perm, n)
             batches = jax.tree.map(lambda a: a[perm].reshape((cfg.num_minibatches, mb) + a.shape[1:]), data)
 
             def minibatch(carry, xs):

@@ -31,7 +31,6 @@ import importlib.util
 import json
 import os
 import platform
-import re
 import sys
 from pathlib import Path
 
@@ -41,7 +40,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from bridge.atomic import atomic_directory
-from bridge.base import make_base
+from bridge.base import is_model_base, make_base
 from mjx_env import control, task
 from mjx_env.paper_return import PaperReturn
 from mjx_env.scene import ARM_JOINTS
@@ -52,7 +51,6 @@ from ppo.checkpoint import latest_checkpoint, reason, restore_fields
 from ppo.networks import ActorCritic, RunningStats, init_stats, normalize
 
 PLATFORMS = ("cpu", "cuda")  # lowered for both: the robot's computer may have either
-UNITS = ("rad", "rad/s", "m")
 PACKAGES = ("jax", "jaxlib", "flax", "orbax-checkpoint", "mujoco", "numpy")
 
 
@@ -111,17 +109,10 @@ def saved_tree(params: dict, stats: RunningStats, hidden) -> dict:
 
 
 def observation_layout() -> list[dict]:
-    """[{name, slice, unit, description}] from `task.OBS_SLICES` and `task`'s docstring."""
-    lines = {(int(a), int(b)): desc.strip() for a, b, desc in
-             re.findall(r"^\s*\[(\d+):(\d+)\]\s+(.*)$", task.__doc__, re.MULTILINE)}
-    layout = []
-    for name, s in task.OBS_SLICES.items():
-        if (desc := lines.get((s.start, s.stop))) is None:
-            raise pol.ExportError(f"mjx_env.task's docstring does not describe "
-                                  f"obs[{s.start}:{s.stop}] ({name})")
-        unit = next((p.strip() for p in desc.split(",")[1:] if p.strip() in UNITS), "unitless")
-        layout.append({"name": name, "slice": [s.start, s.stop], "unit": unit, "description": desc})
-    return layout
+    """[{name, slice, unit, description}] from `task.OBS_LAYOUT`."""
+    return [{"name": name, "slice": [task.OBS_SLICES[name].start, task.OBS_SLICES[name].stop],
+             "unit": task.OBS_UNITS[name], "description": task.OBS_DESCRIPTIONS[name]}
+            for name, *_ in task.OBS_LAYOUT]
 
 
 def versions() -> dict:
@@ -131,9 +122,10 @@ def versions() -> dict:
 
 def base_identity(run: RunConfig, env: PaperReturn) -> dict:
     """Name, horizon and active flag of the run's base. Built-in bases (zero, scripted) are built
-    by the trainer's `make_base` to read them; model bases (`kind:...`) are not loaded: they are
-    active, with the configured horizon (None: the model's chunk length)."""
-    if ":" in run.base:
+    by the trainer's `make_base` to read them (`scripted:<noise>` included); model bases
+    (`bridge.base.is_model_base`) are not loaded: they are active, with the configured horizon
+    (None: the model's chunk length)."""
+    if is_model_base(run.base):
         return {"name": run.base, "horizon": run.base_horizon, "active": 1.0}
     base = make_base(run.base, env, run.base_horizon)
     return {"name": base.name, "horizon": base.horizon, "active": float(base.active)}

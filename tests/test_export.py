@@ -109,6 +109,17 @@ def test_manifest_describes_the_policy(run, exported):
     assert m["network"]["hidden"] == [32, 32] and m["network"]["activation"] == "swish"
     assert {"jax", "flax", "orbax-checkpoint", "mujoco", "numpy", "python"} <= set(m["versions"])
     assert m["source"]["iteration"] == 3 and len(m["params"]["sha256"]) == 64
+    assert [o["description"] for o in m["observation"]][4].startswith("goal vector")
+
+
+@pytest.mark.parametrize("spec, identity", [
+    ("scripted:0.05", {"name": "scripted:0.05", "horizon": 1, "active": 1.0}),  # built, not a model
+    ("gr00t:some/checkpoint", {"name": "gr00t:some/checkpoint", "horizon": None, "active": 1.0}),
+])
+def test_manifest_base_identity(run, spec, identity):
+    from ppo.config import RunConfig
+    agent, _, _ = run
+    assert export_mod.base_identity(RunConfig(base=spec), agent.env) == identity
 
 
 def test_jax_export_matches_the_policy(run, policy):

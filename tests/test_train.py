@@ -36,6 +36,7 @@ from tiny import TINY, tiny_run
     (["--gamma", "1.5"], "gamma must be in (0, 1]"),
     (["--num-envs", "0"], "num_envs must be >= 1"),
     (["--num-minibatches", "0"], "num_minibatches must be in 1..num_envs x unroll_length"),
+    (["--num-minibatches", "7"], "and divide it (no sample dropped)"),
     (["--checkpoint-every", "0"], "checkpoint_every must be >= 1"),
     (["--keep", "0"], "keep must be >= 1"),
     (["--select-every", "-1"], "select_every must be >= 0 (0: no selection)"),
