@@ -17,11 +17,31 @@ def test_readme_results_table_is_up_to_date():
 
 
 def test_table_rows_come_from_the_json_files():
-    record = json.loads((readme_table.RESULTS / "base_vs_residual_scale0.1.json").read_text())
-    rate = record["rows"]["scripted:0.03"]["base_plus_residual"]["plausible_success_rate"]
-    row = next(r for r in readme_table.rows() if r[0] == "`scripted:0.03`")
-    assert row[2].startswith(f"{100 * rate:.1f}%")
-    assert len(readme_table.rows()) == len(readme_table.SOURCES)
+    for row in readme_table.rows():
+        record = json.loads((readme_table.RESULTS / row[-1].strip("`")).read_text())
+        if row[-1].strip("`") in readme_table.COMPARISONS:
+            base = next(b for b, label in readme_table.LABELS.items() if label == row[0])
+            runs = [r for r in record["rows"] if readme_table.base_name(r["base"]) == base]
+            assert row[1].startswith(f"{100 * runs[0]['alone']['plausible_success_rate']:.1f}%")
+            lowest = min(r["residual"]["plausible_success_rate"] for r in runs)
+            assert row[2].startswith(f"{100 * lowest:.1f}")
+    bases = {readme_table.base_name(r["base"]) for name in readme_table.COMPARISONS
+             if (readme_table.RESULTS / name).exists()
+             for r in json.loads((readme_table.RESULTS / name).read_text())["rows"]}
+    assert len(readme_table.rows()) == len(bases | set(readme_table.LABELS))
+
+
+def test_comparison_rows_span_the_training_seeds():
+    def run(seed, rate, ci):
+        return {"base": "torch:bridge.bc_policy:bases/bc/policy.safetensors", "seed": seed,
+                "alone": {"plausible_success_rate": 0.5, "plausible_ci95": [0.4, 0.6]},
+                "residual": {"plausible_success_rate": rate, "plausible_ci95": ci},
+                "env_steps": 38400, "device": {"device_kind": "cpu", "cpu_model": "X"}}
+    record = {"timestamp": "2026-12-05T00:00:00", "rows": [run(0, 0.9, [0.8, 0.95]), run(1, 0.7, [0.6, 0.8])]}
+    row = readme_table._comparison_rows("f.json", record)["bc"]
+    assert row[:4] == ["BC vision base (`make base`)", "50.0% (40-60)",
+                       "70.0-90.0% over 2 seeds (CIs 60-95)", "38.4k"]
+    assert row[4:] == ["X (CPU)", "2026-12-05", "`f.json`"]
 
 
 def test_render_refuses_a_readme_without_markers():
