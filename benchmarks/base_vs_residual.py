@@ -48,23 +48,6 @@ BC_WEIGHTS = "bases/bc/policy.safetensors"
 RESULTS = Path(__file__).parent / "results"
 
 
-def steps_to(history: list[dict], window: int, warmup: int, threshold: float = 0.8,
-             min_episodes: int = 32) -> int | None:
-    """First env step count (>= `warmup`) at which the training success rate, pooled over the
-    latest `window` iterations (one episode length per env), reaches `threshold` on >=
-    `min_episodes` ended episodes. The window matters: all envs start together, so episodes end
-    in waves (successes early, time-outs at once), and a shorter window reads one wave."""
-    for i, h in enumerate(history):
-        if h["env_steps"] < warmup:
-            continue
-        recent = history[max(0, i - window + 1):i + 1]
-        episodes = sum(p["episodes"] for p in recent)
-        successes = sum(p["success_rate"] * p["episodes"] for p in recent if p["episodes"] > 0)
-        if episodes >= min_episodes and successes / episodes >= threshold:
-            return h["env_steps"]
-    return None
-
-
 def run_row(spec: str, seed: int, args, bridge: BridgeConfig, horizon: int | None) -> dict:
     """Train residual PPO on base `spec` with training seed `seed` as `ppo.train` does (best-
     checkpoint selection included), then its own end-of-run evaluation (`ppo.train.report`):
@@ -81,9 +64,6 @@ def run_row(spec: str, seed: int, args, bridge: BridgeConfig, horizon: int | Non
         agent, ts, history = train(cfg)
         result = report(agent, ts, history, cfg)
     alone, plus, chosen = result["base_alone"], result["base_plus_residual"], result["selection"]
-    length, unroll = agent.env.config.episode_length, agent.cfg.unroll_length
-    to80 = 0 if alone["plausible_success_rate"] >= 0.8 else steps_to(
-        history, -(-length // unroll), args.num_envs * length)
     keep = ("plausible_success_rate", "plausible_ci95", "success_rate", "ci95", "episodes",
             "mean_return", "implausible_episodes", "deploy_stop_episodes", "arm_depth_max",
             "paper_lift_max")
@@ -95,10 +75,10 @@ def run_row(spec: str, seed: int, args, bridge: BridgeConfig, horizon: int | Non
                         "final_iteration": chosen["final_iteration"]},
            "selection": {k: chosen.get(k) for k in ("residual_helped", "verdict", "episodes",
                                                      "evaluations")},
-           "env_steps_to_80pct_plausible": to80,
+           "training_first_80_plausible": result["training_first_80_plausible"],
            "wall_s": time.monotonic() - start,
            "curve": {k: [h[k] for h in history] for k in (
-               "env_steps", "episodes", "success_rate", "plausible_success_rate", "episode_return")}}
+               "iteration", "env_steps", "episodes", "success_rate", "plausible_success_rate", "episode_return")}}
     print(f"{spec} seed {seed}: alone {alone['plausible_success_rate']:.1%} plausible, + residual "
           f"(checkpoint {chosen['checkpoint']}) {plus['plausible_success_rate']:.1%}; "
           f"{chosen.get('verdict', '')}", flush=True)

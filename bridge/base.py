@@ -77,7 +77,7 @@ def make_base(spec: str, env, horizon: int | None = None, refresh: str | None = 
             return jp.repeat(target[:, None, :], h, axis=1)
 
         return BasePolicy(spec, h, 1.0, chunk, refresh or "per_env")
-    if kind in ("torch", "gr00t-server") and rest or kind == "gr00t":
+    if is_model_base(spec) and (rest or kind == "gr00t"):  # gr00t alone: --random-weights
         check_bridge(spec, config)
         from bridge import torch_base  # torch only from here on
         model = torch_base.load_model(kind, rest, config)

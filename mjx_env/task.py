@@ -23,7 +23,6 @@ for _name, _size, _, _ in OBS_LAYOUT:
     OBS_SLICES[_name], _start = slice(_start, _start + _size), _start + _size
 OBS_SIZE = _start  # 25
 OBS_UNITS = {name: unit for name, _, unit, _ in OBS_LAYOUT}
-OBS_DESCRIPTIONS = {name: desc for name, _, _, desc in OBS_LAYOUT}
 PAPER_ON_TABLE_Z = 0.005  # m: a paper centre higher than this is lifted, not lying on the table
 
 

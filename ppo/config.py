@@ -135,7 +135,7 @@ def validate_ppo(cfg: PPOConfig) -> PPOConfig:
              ("clip_eps", cfg.clip_eps > 0, "> 0"), ("vf_coef", cfg.vf_coef >= 0, ">= 0"),
              ("ent_coef", cfg.ent_coef >= 0, ">= 0"), ("max_grad_norm", cfg.max_grad_norm > 0, "> 0"),
              ("update_epochs", cfg.update_epochs >= 1, ">= 1"),
-             ("num_minibatches", 1 <= cfg.num_minibatches <= cfg.num_envs * cfg.unroll_length
+             ("num_minibatches", cfg.num_minibatches >= 1
               and cfg.num_envs * cfg.unroll_length % cfg.num_minibatches == 0,
               f"in 1..num_envs x unroll_length ({cfg.num_envs * cfg.unroll_length}) and divide it "
               "(no sample dropped)"),

@@ -111,8 +111,8 @@ def saved_tree(params: dict, stats: RunningStats, hidden) -> dict:
 def observation_layout() -> list[dict]:
     """[{name, slice, unit, description}] from `task.OBS_LAYOUT`."""
     return [{"name": name, "slice": [task.OBS_SLICES[name].start, task.OBS_SLICES[name].stop],
-             "unit": task.OBS_UNITS[name], "description": task.OBS_DESCRIPTIONS[name]}
-            for name, *_ in task.OBS_LAYOUT]
+             "unit": unit, "description": description}
+            for name, _, unit, description in task.OBS_LAYOUT]
 
 
 def versions() -> dict:
