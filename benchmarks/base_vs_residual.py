@@ -89,7 +89,8 @@ def ppo_config(args) -> PPOConfig:
     # 4 x 4 updates per batch: 16 envs x 16 steps is too small a batch for the GPU defaults' 32
     # minibatches (and base_vs_residual.json was recorded with 4 x 4)
     return PPOConfig(num_envs=args.num_envs, learning_rate=args.learning_rate,
-                     init_log_std=args.init_log_std, num_minibatches=4, update_epochs=4)
+                     init_log_std=args.init_log_std, critic_warmup=args.critic_warmup,
+                     num_minibatches=4, update_epochs=4)
 
 
 def bc_bridge(weights: str) -> BridgeConfig:
@@ -127,6 +128,8 @@ def main() -> None:
     # the residual from undoing a good base early on (docs/bases.md; measured on scripted).
     p.add_argument("--learning-rate", type=float, default=3e-4)
     p.add_argument("--init-log-std", type=float, default=-2.0)
+    p.add_argument("--critic-warmup", type=int, default=0,
+                   help="iterations at the start in which only the critic learns")
     p.add_argument("--action-scale", type=float, default=None,
                    help="rad per unit residual with an active base (default: EnvConfig's)")
     p.add_argument("--out", type=Path, default=None,
@@ -154,7 +157,7 @@ def main() -> None:
                        bridge=dataclasses.asdict(bridge), settings={
                            "iterations": args.iterations, "num_envs": args.num_envs,
                            "unroll_length": cfg.unroll_length, "learning_rate": cfg.learning_rate,
-                           "init_log_std": cfg.init_log_std,
+                           "init_log_std": cfg.init_log_std, "critic_warmup": cfg.critic_warmup,
                            "action_scale": args.action_scale or TrainConfig().env.action_scale,
                            "select_every": args.select_every,
                            "select_episodes": args.select_episodes, "episodes": args.episodes})

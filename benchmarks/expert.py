@@ -1,6 +1,6 @@
 """Does the scripted expert succeed plausibly? Success and plausible success (95% Wilson CIs),
-the plausibility audit (arm depth in the table, sheet lift and speed: max and 95th percentile
-over every step) and episode length, per MJX impl, over fixed-seed randomised episodes.
+the plausibility audit (arm depth in the table, arm-table contact force, sheet lift and speed:
+max and 95th percentile over every step) and episode length, per MJX impl, over fixed-seed randomised episodes.
 
     python benchmarks/expert.py                       # 128 episodes, jax and warp
     python benchmarks/expert.py --impls warp --episodes 1024 --out /tmp/expert.json
@@ -50,12 +50,14 @@ def main() -> None:
         p.error("--episodes must be >= 1")
     rows = [run(impl, a.episodes, a.seed) for impl in a.impls]
     print(f"{'impl':<6}{'success (95% CI)':>26}{'plausible (95% CI)':>26}{'arm depth max':>15}"
-          f"{'lift max':>10}{'speed p95':>11}{'steps':>7}")
+          f"{'table force max/p95':>21}{'lift max':>10}{'speed p95':>11}{'steps':>7}")
     for r in rows:
         s, q = r["success"], r["plausible_success"]
         print(f"{r['impl']:<6}{s['rate']:>10.1%} ({s['ci95'][0]:.1%}-{s['ci95'][1]:.1%})"
               f"{q['rate']:>10.1%} ({q['ci95'][0]:.1%}-{q['ci95'][1]:.1%})"
-              f"{r['arm_depth_max'] * 1e3:>12.2f} mm{r['paper_lift_max'] * 1e3:>7.2f} mm"
+              f"{r['arm_depth_max'] * 1e3:>12.2f} mm"
+              f"{r['arm_table_force_max']:>11.2f} / {r['arm_table_force_p95']:.2f} N"
+              f"{r['paper_lift_max'] * 1e3:>7.2f} mm"
               f"{r['paper_speed_p95']:>7.3f} m/s{r['median_steps']:>7.0f}")
     dev = "gpu" if jax.default_backend() == "gpu" else "cpu"
     out = a.out or Path(__file__).resolve().parent / "results" / f"expert_{dev}.json"

@@ -63,11 +63,15 @@ class EnvConfig:
     reward_action: float = 0.01  # x -mean(action^2), per step
     reward_success: float = 10.0  # once, when success fires
     # Plausibility (mjx_env.plausibility): an episode is implausible if at any step an arm
-    # collision geom is deeper than `implausible_depth` in the table or the sheet centre is more
-    # than `implausible_lift` above its resting height. `terminate_implausible` ends the
+    # collision geom is deeper than `implausible_depth` in the table, the sheet centre is more
+    # than `implausible_lift` above its resting height, or a contact between an arm collision
+    # geom and the table pushes with more than `max_table_force` (normal force, any substep;
+    # mjlab ends an episode when an end-effector/ground contact exceeds 10 N; the scripted
+    # expert's maximum is in docs/environment.md). `terminate_implausible` ends the
     # episode there with -`reward_implausible` (README "Contact": measured choice).
     implausible_depth: float = 0.003  # m
     implausible_lift: float = 0.003  # m
+    max_table_force: float = 10.0  # N
     terminate_implausible: bool = False
     reward_implausible: float = 1.0
     # The deploy loop's safety stop (deploy.safety.check_step): a sent joint target (after the
@@ -129,6 +133,8 @@ def validate(config: EnvConfig) -> EnvConfig:
         raise ValueError(f"max_joint_speed must be > 0 rad/s, got {config.max_joint_speed}")
     if not (config.implausible_depth > 0 and config.implausible_lift > 0):
         raise ValueError("implausible_depth and implausible_lift must be > 0 m")
+    if not config.max_table_force > 0:
+        raise ValueError(f"max_table_force must be > 0 N, got {config.max_table_force}")
     if not 0 < config.max_target_gap < math.pi:
         raise ValueError(f"max_target_gap must be in (0, pi) rad, got {config.max_target_gap}")
     if not config.reward_implausible >= 0:

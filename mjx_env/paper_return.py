@@ -36,8 +36,8 @@ from mjx_env import control, plausibility, randomize, task
 from mjx_env.config import EnvConfig, validate
 from mjx_env.scene import ARM_JOINTS, SCENE_XML, default_impl, load_mj_model, put_model, qpos_index
 
-PLAUSIBILITY_KEYS = ("arm_depth", "paper_lift", "paper_speed", "target_gap", "deploy_stop",
-                     "implausible", "plausible_success")
+PLAUSIBILITY_KEYS = ("arm_depth", "arm_table_force", "paper_lift", "paper_speed", "target_gap",
+                     "deploy_stop", "implausible", "plausible_success")
 METRIC_KEYS = ("success", "goal_distance", "yaw_error", "nan_action", "nan_physics") + tuple(
     f"reward/{k}" for k in ("reach", "progress", "distance", "yaw", "action", "success",
                             "implausible")) + PLAUSIBILITY_KEYS
@@ -66,6 +66,7 @@ class PaperReturn(mjx_env.MjxEnv):
         self._paper_qvel = int(m.jnt_dofadr[m.joint("paper").id])
         self._paper_rest_z = float(m.geom("paper").size[2])  # m, centre of a sheet lying flat
         self.arm_geoms = plausibility.arm_collision_geoms(m)
+        self._table_geom = m.geom(plausibility.TABLE).id
         self._max_step = config.max_joint_speed * config.ctrl_dt  # rad per control step
         self._ee_site = m.site("ee").id
         rng = m.jnt_range[[m.joint(j).id for j in ARM_JOINTS]]
@@ -185,7 +186,7 @@ class PaperReturn(mjx_env.MjxEnv):
         gap = control.target_gap(target, state.data.qpos[self._arm_qpos])  # before the physics
         deploy_stop = gap > cfg.max_target_gap
         model = self.model_for(info["dr"])
-        data, deepest, highest = self._physics(model, state.data, target)
+        data, deepest, highest, hardest = self._physics(model, state.data, target)
 
         obs = self._observe(data)
         nan_physics = ~jp.all(jp.isfinite(obs))
@@ -197,11 +198,14 @@ class PaperReturn(mjx_env.MjxEnv):
         success_steps = jp.where(in_pose & ~nan_physics, info["success_steps"] + 1, 0)
         success = success_steps >= cfg.success_hold_steps
         # Geom poses after a step are those of the last substep's start: recompute them for the
-        # state reached. Depth and lift are the worst over every substep.
+        # state reached. Depth, lift and arm-table force are the worst over every substep (the
+        # force: of each substep's start state, the one MuJoCo solved the contacts for).
         plaus = self._plausibility(mjx.kinematics(model, data))
         plaus["arm_depth"] = jp.maximum(plaus["arm_depth"], deepest)
         plaus["paper_lift"] = jp.maximum(plaus["paper_lift"], highest)
+        plaus["arm_table_force"] = jp.maximum(plaus["arm_table_force"], hardest)
         implausible_now = ((plaus["arm_depth"] > cfg.implausible_depth)
+                           | (plaus["arm_table_force"] > cfg.max_table_force)
                            | (plaus["paper_lift"] > cfg.implausible_lift) | deploy_stop)
         implausible = (info["implausible"] > 0) | implausible_now
         terms = task.reward_terms(cfg, paper_pos, paper_quat, self.target, ee_pos, action,
@@ -231,20 +235,25 @@ class PaperReturn(mjx_env.MjxEnv):
     # --- helpers --------------------------------------------------------------------------
     def _physics(self, model: mjx.Model, data: mjx.Data, target: jax.Array):
         """`n_substeps` physics steps holding the servo setpoint `target`; also returns the arm's
-        deepest depth in the table and the sheet's highest lift (m) seen at the substeps."""
+        deepest depth in the table and the sheet's highest lift (m) seen at the substeps, and the
+        largest arm-table contact force (N) of the substeps' constraint solves."""
         def substep(carry, _):
-            d, deepest, highest = carry
+            d, deepest, highest, hardest = carry
             d = mjx.step(model, d.replace(ctrl=target))
-            m = self._plausibility(d)  # geom poses of this substep's start: every state is seen
-            return (d, jp.maximum(deepest, m["arm_depth"]), jp.maximum(highest, m["paper_lift"])), None
+            m = self._plausibility(d)  # geom poses and contacts of this substep's start
+            return (d, jp.maximum(deepest, m["arm_depth"]), jp.maximum(highest, m["paper_lift"]),
+                    jp.maximum(hardest, m["arm_table_force"])), None
 
         zero = jp.float32(0.0)
-        return jax.lax.scan(substep, (data, zero, zero), None, self.n_substeps)[0]
+        return jax.lax.scan(substep, (data, zero, zero, zero), None, self.n_substeps)[0]
 
     def _plausibility(self, data: mjx.Data) -> dict[str, jax.Array]:
-        """arm_depth (m), paper_lift (m), paper_speed (m/s) of one env (mjx_env.plausibility)."""
+        """arm_depth (m), arm_table_force (N), paper_lift (m), paper_speed (m/s) of one env
+        (mjx_env.plausibility); the force from `data`'s last constraint solve."""
         out = plausibility.measure(self.arm_geoms, data, self._paper_qpos, self._paper_qvel,
                                    self._paper_rest_z)
+        out["arm_table_force"] = plausibility.arm_table_force(
+            self.arm_geoms, self._table_geom, self._mjx_model, data)
         return {k: jp.nan_to_num(v).astype(jp.float32) for k, v in out.items()}
 
     def _observe(self, data: mjx.Data) -> jax.Array:

@@ -54,7 +54,8 @@ def evaluate(env: PaperReturn, base: Callable | None, num_episodes: int, seed: i
             "trace": trace}
 
 
-TRACE_KEYS = ("arm_depth", "paper_lift", "paper_speed", "target_gap", "deploy_stop", "implausible")
+TRACE_KEYS = ("arm_depth", "arm_table_force", "paper_lift", "paper_speed", "target_gap",
+              "deploy_stop", "implausible")
 
 
 def episode_implausible(trace: dict[str, np.ndarray]) -> np.ndarray:
@@ -64,11 +65,11 @@ def episode_implausible(trace: dict[str, np.ndarray]) -> np.ndarray:
 
 def plausibility_summary(trace: dict[str, np.ndarray]) -> dict[str, float]:
     """Max and 95th percentile over all steps of all episodes (NaN steps skipped): arm_depth
-    and paper_lift in m, paper_speed in m/s, target_gap in rad (the sent target's distance from
-    the measured joints), and the fractions of implausible episodes and of episodes ended by
-    deploy's safety stop (those are implausible too)."""
+    and paper_lift in m, arm_table_force in N, paper_speed in m/s, target_gap in rad (the sent
+    target's distance from the measured joints), and the fractions of implausible episodes and
+    of episodes ended by deploy's safety stop (those are implausible too)."""
     out = {}
-    for k in ("arm_depth", "paper_lift", "paper_speed", "target_gap"):
+    for k in ("arm_depth", "arm_table_force", "paper_lift", "paper_speed", "target_gap"):
         v = trace[k][np.isfinite(trace[k])]
         out[f"{k}_max"] = float(v.max()) if v.size else float("nan")
         out[f"{k}_p95"] = float(np.percentile(v, 95)) if v.size else float("nan")

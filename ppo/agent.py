@@ -24,7 +24,7 @@ from ppo import losses, networks
 from ppo.config import PPOConfig
 
 POLICY_INPUT = OBS_SIZE + 6  # observation + base action (6 joints, rad)
-PLAUSIBILITY_STEP_KEYS = ("arm_depth", "paper_lift", "paper_speed", "target_gap")  # m, m, m/s, rad per env step
+PLAUSIBILITY_STEP_KEYS = ("arm_depth", "paper_lift", "paper_speed", "target_gap", "arm_table_force")  # m, m, m/s, rad, N per env step
 # PPOConfig fields read from TrainState.hp at run time (vmappable); the rest shape the program.
 HPARAMS = ("learning_rate", "ent_coef", "clip_eps", "vf_coef", "gamma", "gae_lambda")
 
@@ -119,20 +119,23 @@ class Agent:
                         env_steps=ts.env_steps + nxt.done.shape[0])
         return ts, transition
 
-    def _loss(self, params, batch, hp, key):
+    def _loss(self, params, batch, hp, key, actor_weight):
         mean, log_std, value = self.net.apply(params, batch["x"])
         log_prob = networks.squashed_log_prob(mean, log_std, batch["u"])
         fresh = mean + jp.exp(log_std) * jax.random.normal(key, mean.shape)
         entropy = networks.squashed_entropy(log_std, fresh)
         parts = losses.ppo_loss(log_prob, batch["log_prob"], batch["advantage"], value,
                                 batch["target"], entropy, hp["clip_eps"], hp["vf_coef"],
-                                hp["ent_coef"])
+                                hp["ent_coef"], actor_weight=actor_weight)
         return parts.total, parts
 
     def iteration(self, ts: TrainState) -> tuple[TrainState, dict]:
         cfg, hp = self.cfg, ts.hp
         calls_before = ts.cache.calls
         lr = self.learning_rate(ts)
+        # critic warm-up: the actor (residual mean and std) stays as initialised, zero residual,
+        # while the critic learns the base's returns (PPOConfig.critic_warmup)
+        actor_weight = (ts.iteration >= cfg.critic_warmup).astype(jp.float32)
         ts, tr = jax.lax.scan(self._step, ts, None, cfg.unroll_length)
         adv, target = losses.gae(tr["reward"], tr["value"], tr["next_value"], tr["done"],
                                  tr["truncation"], hp["gamma"], hp["gae_lambda"])
@@ -154,7 +157,8 @@ class Agent:
             def minibatch(carry, xs):
                 params, opt_state = carry
                 batch, k = xs
-                (_, parts), grads = jax.value_and_grad(self._loss, has_aux=True)(params, batch, hp, k)
+                (_, parts), grads = jax.value_and_grad(self._loss, has_aux=True)(params, batch, hp, k,
+                                                                            actor_weight)
                 updates, opt_state = self.optimizer.update(grads, opt_state, params)
                 updates = jax.tree.map(lambda g: -lr * g, updates)
                 return (optax.apply_updates(params, updates), opt_state), parts

@@ -58,6 +58,9 @@ class PPOConfig:
     num_minibatches: int = 32
     hidden: tuple[int, ...] = (256, 256)
     init_log_std: float = -0.5  # pre-squash std 0.61 at the start
+    # iterations at the start in which only the critic learns (the actor's loss terms weigh 0):
+    # the value of the base's own behaviour is learnt before the residual moves
+    critic_warmup: int = 0
 
 
 # What a CPU can run in minutes (it shows learning; the task needs a GPU's batch).
@@ -135,6 +138,7 @@ def validate_ppo(cfg: PPOConfig) -> PPOConfig:
              ("clip_eps", cfg.clip_eps > 0, "> 0"), ("vf_coef", cfg.vf_coef >= 0, ">= 0"),
              ("ent_coef", cfg.ent_coef >= 0, ">= 0"), ("max_grad_norm", cfg.max_grad_norm > 0, "> 0"),
              ("update_epochs", cfg.update_epochs >= 1, ">= 1"),
+             ("critic_warmup", cfg.critic_warmup >= 0, ">= 0"),
              ("num_minibatches", cfg.num_minibatches >= 1
               and cfg.num_envs * cfg.unroll_length % cfg.num_minibatches == 0,
               f"in 1..num_envs x unroll_length ({cfg.num_envs * cfg.unroll_length}) and divide it "

@@ -308,11 +308,12 @@ def build(config: dict, impl: str | None):
 
 
 def report(result: dict, summ: dict, env_config) -> dict:
-    """The CLI's results: `summary` plus mean episode length (steps and s) and the env's deploy
-    stop threshold `max_target_gap` (rad)."""
+    """The CLI's results: `summary` plus mean episode length (steps and s), the env's deploy
+    stop threshold `max_target_gap` (rad) and arm-table force limit `max_table_force` (N)."""
     steps = float(np.mean(result["steps"]))
     return {**summ, "mean_episode_steps": steps, "mean_episode_s": steps * env_config.ctrl_dt,
-            "max_target_gap": env_config.max_target_gap}
+            "max_target_gap": env_config.max_target_gap,
+            "max_table_force": env_config.max_table_force}
 
 
 def format_report(r: dict) -> str:
@@ -325,6 +326,8 @@ def format_report(r: dict) -> str:
         f"  mean return        {r['mean_return']:.3f}",
         f"  mean length        {r['mean_episode_steps']:.1f} steps ({r['mean_episode_s']:.2f} s)",
         f"  arm depth          {mm('arm_depth')} (max / p95)",
+        f"  arm-table force    {r['arm_table_force_max']:.1f} / {r['arm_table_force_p95']:.1f} N "
+        f"(max / p95; implausible above {r['max_table_force']:.0f})",
         f"  sheet lift         {mm('paper_lift')} (max / p95)",
         f"  sheet speed        {r['paper_speed_max']:.3f} / {r['paper_speed_p95']:.3f} m/s (max / p95)",
         f"  target gap         {np.degrees(r['target_gap_max']):.1f} / {np.degrees(r['target_gap_p95']):.1f} deg "

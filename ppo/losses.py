@@ -42,8 +42,11 @@ class LossParts(NamedTuple):
 
 def ppo_loss(log_prob: jax.Array, old_log_prob: jax.Array, advantage: jax.Array,
              value: jax.Array, target: jax.Array, entropy: jax.Array, clip_eps: float,
-             vf_coef: float, ent_coef: float, normalize_advantage: bool = True) -> LossParts:
-    """Clipped surrogate + value MSE (x0.5) - entropy bonus, averaged over the batch."""
+             vf_coef: float, ent_coef: float, normalize_advantage: bool = True,
+             actor_weight: jax.Array | float = 1.0) -> LossParts:
+    """Clipped surrogate + value MSE (x0.5) - entropy bonus, averaged over the batch.
+    `actor_weight` scales the actor's terms (surrogate and entropy): 0 trains the critic alone
+    (the critic warm-up, `PPOConfig.critic_warmup`)."""
     if normalize_advantage:
         advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
     log_ratio = log_prob - old_log_prob
@@ -52,7 +55,7 @@ def ppo_loss(log_prob: jax.Array, old_log_prob: jax.Array, advantage: jax.Array,
     policy = -surrogate.mean()
     value_loss = 0.5 * jp.mean(jp.square(value - target))
     ent = entropy.mean()
-    total = policy + vf_coef * value_loss - ent_coef * ent
+    total = actor_weight * (policy - ent_coef * ent) + vf_coef * value_loss
     approx_kl = jp.mean((ratio - 1.0) - log_ratio)
     clip_fraction = jp.mean(jp.abs(ratio - 1.0) > clip_eps)
     return LossParts(total, policy, value_loss, ent, approx_kl, clip_fraction)

@@ -162,14 +162,17 @@ def test_plausibility_metrics_every_step(jax_batch):
     from test_contact import _below_table_targets
     env, n = jax_batch.env, jax_batch.num_envs
     state = jax_batch.place(paper_at(0.2, 0.1))
-    for key in ("arm_depth", "paper_lift", "paper_speed", "implausible", "plausible_success"):
+    for key in ("arm_depth", "arm_table_force", "paper_lift", "paper_speed", "implausible",
+                "plausible_success"):
         assert state.metrics[key].shape == (n,)
     assert float(state.metrics["arm_depth"].max()) == 0.0
+    assert float(state.metrics["arm_table_force"].max()) == 0.0
     assert float(state.metrics["paper_lift"].max()) < 1e-4
     in_table = jp.asarray(_below_table_targets(env, z=0.008 - 0.006))
     dr = state.info["dr"]
     state = jax_batch.reset_to(jax_batch.keys(), dr, jp.tile(paper_at(0.45, 0.45), (n, 1)), in_table)
     assert (np.asarray(state.metrics["arm_depth"]) > 0.004).all()
+    assert (np.asarray(state.metrics["arm_table_force"]) > env.config.max_table_force).all()
     state = jax_batch.step(state, jp.zeros((n, 6)))
     assert (np.asarray(state.metrics["implausible"]) == 1).all()
     assert (np.asarray(state.info["implausible"]) == 1).all()
