@@ -67,8 +67,9 @@ class EnvConfig:
     # than `implausible_lift` above its resting height, or a contact between an arm collision
     # geom and the table pushes with more than `max_table_force` (normal force, any substep;
     # mjlab ends an episode when an end-effector/ground contact exceeds 10 N; the scripted
-    # expert's maximum is in docs/environment.md). `terminate_implausible` ends the
-    # episode there with -`reward_implausible` (README "Contact": measured choice).
+    # expert's maximum is in docs/environment.md). Every implausible step costs
+    # `reward_implausible`; `terminate_implausible` also ends the episode there (README
+    # "Contact": measured choice).
     implausible_depth: float = 0.003  # m
     implausible_lift: float = 0.003  # m
     max_table_force: float = 10.0  # N

@@ -13,10 +13,13 @@ Control (30 Hz, `n_substeps` physics steps each; `mjx_env.control`):
 where `base` (6,) rad is `info["base_target"]` when `info["base_active"]` is 1, else the previous
 setpoint (so a driver that sets no base holds the pose; at reset that is the initial arm pose),
 and `scale` is alpha x action_scale with an active base, alpha x hold_action_scale without.
-`set_base` writes both keys. A setpoint further than `max_target_gap` from the measured joints
-(where deploy's safety stop would end a real run: `metrics["deploy_stop"]`) makes the episode
-implausible and costs `reward_implausible` at every such step (not an ending: a policy would
-learn to end its episodes early to escape the per-step costs).
+`set_base` writes both keys. An implausible step (an arm geom deeper than `implausible_depth`
+in the table, an arm-table contact force above `max_table_force`, the sheet lifted more than
+`implausible_lift`, or a setpoint further than `max_target_gap` from the measured joints, where
+deploy's safety stop would end a real run: `metrics["deploy_stop"]`) makes the episode
+implausible and costs `reward_implausible` at every such step (not an ending unless
+`terminate_implausible`: a policy would learn to end its episodes early to escape the per-step
+costs).
 Actions must have shape (6,) per env; NaN/Inf entries are
 replaced by 0 and counted in `metrics["nan_action"]` (never passed to the physics).
 """
@@ -36,8 +39,12 @@ from mjx_env import control, plausibility, randomize, task
 from mjx_env.config import EnvConfig, validate
 from mjx_env.scene import ARM_JOINTS, SCENE_XML, default_impl, load_mj_model, put_model, qpos_index
 
-PLAUSIBILITY_KEYS = ("arm_depth", "arm_table_force", "paper_lift", "paper_speed", "target_gap",
-                     "deploy_stop", "implausible", "plausible_success")
+# The plausibility metrics, declared once: each step's physical measures (unit of each), the
+# step's flags (1.0 / 0.0), and the episode's verdict. Logs, traces, reports read these names.
+PLAUSIBILITY_UNITS = {"arm_depth": "m", "arm_table_force": "N", "paper_lift": "m",
+                      "paper_speed": "m/s", "target_gap": "rad"}
+PLAUSIBILITY_FLAGS = ("deploy_stop", "implausible")
+PLAUSIBILITY_KEYS = (*PLAUSIBILITY_UNITS, *PLAUSIBILITY_FLAGS, "plausible_success")
 METRIC_KEYS = ("success", "goal_distance", "yaw_error", "nan_action", "nan_physics") + tuple(
     f"reward/{k}" for k in ("reach", "progress", "distance", "yaw", "action", "success",
                             "implausible")) + PLAUSIBILITY_KEYS
@@ -198,12 +205,13 @@ class PaperReturn(mjx_env.MjxEnv):
         success_steps = jp.where(in_pose & ~nan_physics, info["success_steps"] + 1, 0)
         success = success_steps >= cfg.success_hold_steps
         # Geom poses after a step are those of the last substep's start: recompute them for the
-        # state reached. Depth, lift and arm-table force are the worst over every substep (the
-        # force: of each substep's start state, the one MuJoCo solved the contacts for).
-        plaus = self._plausibility(mjx.kinematics(model, data))
+        # state reached. Depth and lift are the worst over every substep and the state reached;
+        # the arm-table force the largest of the substeps' constraint solves (each of a
+        # substep's start state; the state reached has no solve of its own yet).
+        plaus = self._plausibility(mjx.kinematics(model, data), force=False)
         plaus["arm_depth"] = jp.maximum(plaus["arm_depth"], deepest)
         plaus["paper_lift"] = jp.maximum(plaus["paper_lift"], highest)
-        plaus["arm_table_force"] = jp.maximum(plaus["arm_table_force"], hardest)
+        plaus["arm_table_force"] = hardest
         implausible_now = ((plaus["arm_depth"] > cfg.implausible_depth)
                            | (plaus["arm_table_force"] > cfg.max_table_force)
                            | (plaus["paper_lift"] > cfg.implausible_lift) | deploy_stop)
@@ -211,8 +219,9 @@ class PaperReturn(mjx_env.MjxEnv):
         terms = task.reward_terms(cfg, paper_pos, paper_quat, self.target, ee_pos, action,
                                   info["goal_distance"], success)
         stop_implausible = implausible_now & cfg.terminate_implausible
-        penalised = stop_implausible | deploy_stop  # every step over deploy's limit, not only the first
-        terms["implausible"] = -cfg.reward_implausible * penalised.astype(jp.float32)
+        # every implausible step costs, not only the first: the signal that keeps a residual
+        # from buying success with an arm pressing the table or a setpoint deploy would refuse
+        terms["implausible"] = -cfg.reward_implausible * implausible_now.astype(jp.float32)
         reward = jp.where(nan_physics, 0.0, sum(terms.values()))
         off_table = (paper_pos[2] < -0.02) | jp.any(jp.abs(paper_pos[:2]) > 0.6)
         done = success | off_table | nan_physics | stop_implausible
@@ -247,13 +256,14 @@ class PaperReturn(mjx_env.MjxEnv):
         zero = jp.float32(0.0)
         return jax.lax.scan(substep, (data, zero, zero, zero), None, self.n_substeps)[0]
 
-    def _plausibility(self, data: mjx.Data) -> dict[str, jax.Array]:
-        """arm_depth (m), arm_table_force (N), paper_lift (m), paper_speed (m/s) of one env
-        (mjx_env.plausibility); the force from `data`'s last constraint solve."""
+    def _plausibility(self, data: mjx.Data, force: bool = True) -> dict[str, jax.Array]:
+        """arm_depth (m), paper_lift (m), paper_speed (m/s) of one env (mjx_env.plausibility)
+        and, with `force`, arm_table_force (N) from `data`'s last constraint solve."""
         out = plausibility.measure(self.arm_geoms, data, self._paper_qpos, self._paper_qvel,
                                    self._paper_rest_z)
-        out["arm_table_force"] = plausibility.arm_table_force(
-            self.arm_geoms, self._table_geom, self._mjx_model, data)
+        if force:
+            out["arm_table_force"] = plausibility.arm_table_force(
+                self.arm_geoms, self._table_geom, self._mjx_model, data)
         return {k: jp.nan_to_num(v).astype(jp.float32) for k, v in out.items()}
 
     def _observe(self, data: mjx.Data) -> jax.Array:

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jp
 import numpy as np
 
-from mjx_env.paper_return import PaperReturn, set_base
+from mjx_env.paper_return import PLAUSIBILITY_FLAGS, PLAUSIBILITY_UNITS, PaperReturn, set_base
 
 
 def evaluate(env: PaperReturn, base: Callable | None, num_episodes: int, seed: int = 0,
@@ -54,8 +54,7 @@ def evaluate(env: PaperReturn, base: Callable | None, num_episodes: int, seed: i
             "trace": trace}
 
 
-TRACE_KEYS = ("arm_depth", "arm_table_force", "paper_lift", "paper_speed", "target_gap",
-              "deploy_stop", "implausible")
+TRACE_KEYS = (*PLAUSIBILITY_UNITS, *PLAUSIBILITY_FLAGS)  # per step, (episodes, T)
 
 
 def episode_implausible(trace: dict[str, np.ndarray]) -> np.ndarray:
@@ -69,7 +68,7 @@ def plausibility_summary(trace: dict[str, np.ndarray]) -> dict[str, float]:
     target's distance from the measured joints), and the fractions of implausible episodes and
     of episodes ended by deploy's safety stop (those are implausible too)."""
     out = {}
-    for k in ("arm_depth", "arm_table_force", "paper_lift", "paper_speed", "target_gap"):
+    for k in PLAUSIBILITY_UNITS:
         v = trace[k][np.isfinite(trace[k])]
         out[f"{k}_max"] = float(v.max()) if v.size else float("nan")
         out[f"{k}_p95"] = float(np.percentile(v, 95)) if v.size else float("nan")

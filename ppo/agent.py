@@ -17,14 +17,13 @@ from flax import struct
 
 from bridge import chunk_cache
 from bridge.base import BasePolicy
-from mjx_env.paper_return import set_base
+from mjx_env.paper_return import PLAUSIBILITY_UNITS, set_base
 from mjx_env.task import OBS_SIZE
 from mjx_env.wrappers import FINAL_OBS
 from ppo import losses, networks
 from ppo.config import PPOConfig
 
 POLICY_INPUT = OBS_SIZE + 6  # observation + base action (6 joints, rad)
-PLAUSIBILITY_STEP_KEYS = ("arm_depth", "paper_lift", "paper_speed", "target_gap", "arm_table_force")  # m, m, m/s, rad, N per env step
 # PPOConfig fields read from TrainState.hp at run time (vmappable); the rest shape the program.
 HPARAMS = ("learning_rate", "ent_coef", "clip_eps", "vf_coef", "gamma", "gae_lambda")
 
@@ -113,7 +112,7 @@ class Agent:
             ep_return=ep["sum_reward"] * nxt.done, ep_success=ep["success"] * nxt.done,
             ep_plausible_success=ep["plausible_success"] * nxt.done,
             ep_implausible=(ep["implausible"] > 0) * nxt.done,
-            plausibility={k: nxt.metrics[k] for k in PLAUSIBILITY_STEP_KEYS},
+            plausibility={k: nxt.metrics[k] for k in PLAUSIBILITY_UNITS},
             terms={k: v for k, v in nxt.metrics.items() if k.startswith("reward/")})
         ts = ts.replace(env_state=nxt, cache=cache, rng=rng,
                         env_steps=ts.env_steps + nxt.done.shape[0])

@@ -173,6 +173,8 @@ def test_arm_driven_into_table_stays_out_at_torque_limit(impl, jax_batch, jax_dr
     implausible = np.array([s.metrics["implausible"][:3] for s in states]) > 0
     np.testing.assert_array_equal(implausible, pushed)
     assert pushed[-10:].all()
+    cost = -np.array([s.metrics["reward/implausible"][:3] for s in states])
+    np.testing.assert_allclose(cost, env.config.reward_implausible * pushed)  # every such step
 
 
 def test_arm_driven_into_table_in_mujoco_c_ground_truth(jax_drive):
