@@ -55,6 +55,8 @@ def run_row(spec: str, seed: int, args, bridge: BridgeConfig, horizon: int | Non
     print(f"\n=== --base {spec} --seed {seed} ===", flush=True)
     start = time.monotonic()
     scale = {} if args.action_scale is None else {"action_scale": args.action_scale}
+    if args.reward_implausible is not None:
+        scale["reward_implausible"] = args.reward_implausible
     with tempfile.TemporaryDirectory() as tmp:
         cfg = with_values(TrainConfig(ppo=ppo_config(args), bridge=bridge), base=spec,
                           base_horizon=horizon, iterations=args.iterations, seed=seed,
@@ -132,6 +134,8 @@ def main() -> None:
                    help="iterations at the start in which only the critic learns")
     p.add_argument("--action-scale", type=float, default=None,
                    help="rad per unit residual with an active base (default: EnvConfig's)")
+    p.add_argument("--reward-implausible", type=float, default=None,
+                   help="cost of each implausible step (default: EnvConfig's)")
     p.add_argument("--out", type=Path, default=None,
                    help="default: benchmarks/results/residual_vs_base_{cpu,gpu}.json")
     args = p.parse_args()
@@ -159,6 +163,9 @@ def main() -> None:
                            "unroll_length": cfg.unroll_length, "learning_rate": cfg.learning_rate,
                            "init_log_std": cfg.init_log_std, "critic_warmup": cfg.critic_warmup,
                            "action_scale": args.action_scale or TrainConfig().env.action_scale,
+                           "reward_implausible": (TrainConfig().env.reward_implausible
+                                                  if args.reward_implausible is None
+                                                  else args.reward_implausible),
                            "select_every": args.select_every,
                            "select_episodes": args.select_episodes, "episodes": args.episodes})
             rows = [r for r in rows if (r["base"], r["seed"]) != (spec, seed)] + [row]
