@@ -54,15 +54,15 @@ def run_row(spec: str, seed: int, args, bridge: BridgeConfig, horizon: int | Non
     the base alone and the kept checkpoint on --episodes fixed-seed episodes. One JSON row."""
     print(f"\n=== --base {spec} --seed {seed} ===", flush=True)
     start = time.monotonic()
-    scale = {} if args.action_scale is None else {"action_scale": args.action_scale}
-    if args.reward_implausible is not None:
-        scale["reward_implausible"] = args.reward_implausible
+    env = {"reward_implausible": args.reward_implausible}
+    if args.action_scale is not None:
+        env["action_scale"] = args.action_scale
     with tempfile.TemporaryDirectory() as tmp:
         cfg = with_values(TrainConfig(ppo=ppo_config(args), bridge=bridge), base=spec,
                           base_horizon=horizon, iterations=args.iterations, seed=seed,
                           impl=args.impl, checkpoint_every=args.iterations,
                           select_every=args.select_every, select_episodes=args.select_episodes,
-                          eval_episodes=args.episodes, video=0, out=tmp, **scale)
+                          eval_episodes=args.episodes, video=0, out=tmp, **env)
         agent, ts, history = train(cfg)
         result = report(agent, ts, history, cfg)
     alone, plus, chosen = result["base_alone"], result["base_plus_residual"], result["selection"]
@@ -134,7 +134,7 @@ def main() -> None:
                    help="iterations at the start in which only the critic learns")
     p.add_argument("--action-scale", type=float, default=None,
                    help="rad per unit residual with an active base (default: EnvConfig's)")
-    p.add_argument("--reward-implausible", type=float, default=None,
+    p.add_argument("--reward-implausible", type=float, default=TrainConfig().env.reward_implausible,
                    help="cost of each implausible step (default: EnvConfig's)")
     p.add_argument("--out", type=Path, default=None,
                    help="default: benchmarks/results/residual_vs_base_{cpu,gpu}.json")
@@ -163,9 +163,7 @@ def main() -> None:
                            "unroll_length": cfg.unroll_length, "learning_rate": cfg.learning_rate,
                            "init_log_std": cfg.init_log_std, "critic_warmup": cfg.critic_warmup,
                            "action_scale": args.action_scale or TrainConfig().env.action_scale,
-                           "reward_implausible": (TrainConfig().env.reward_implausible
-                                                  if args.reward_implausible is None
-                                                  else args.reward_implausible),
+                           "reward_implausible": args.reward_implausible,
                            "select_every": args.select_every,
                            "select_episodes": args.select_episodes, "episodes": args.episodes})
             rows = [r for r in rows if (r["base"], r["seed"]) != (spec, seed)] + [row]
