@@ -1,4 +1,5 @@
-"""The 30 Hz deploy loop: read -> perceive -> observe -> base -> residual -> check -> send.
+"""The 30 Hz deploy loop: read -> perceive -> observe -> base -> residual -> check -> send
+(first, when the start frame shows no sheet: deploy.look moves the arm out of view and back).
 
     controller = Controller(arm, base, residual, units, config)
     report = run(robot, controller, config)     # LoopReport: steps, stop reason, timings
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deploy.config import LoopConfig
+from deploy.look import look_for_sheet
 from deploy.observe import ArmModel, Pose, Sensed
 from deploy.robot import action_of, frame_of, joints_of
 from deploy.safety import DeadlineStreak, SafetyStop, Streak, check_frame, check_step
@@ -104,7 +106,8 @@ class LoopReport:
     """steps: control steps sent; stop: one line, why the loop ended; step_ms / compute_ms:
     per step, the whole step and the controller alone (perception, base, residual); missed:
     steps over the period (judged on compute_ms for a simulated robot, whose physics and
-    rendering stand in for hardware, on step_ms for a real one)."""
+    rendering stand in for hardware, on step_ms for a real one); look_steps: control steps
+    spent before the first one looking for a hidden sheet (deploy.look)."""
 
     steps: int = 0
     stop: str = ""
@@ -113,16 +116,24 @@ class LoopReport:
     compute_ms: list[float] = field(default_factory=list)
     missed: int = 0
     max_gap_deg: float = 0.0
+    look_steps: int = 0
 
     def timing(self) -> dict:
         def stats(x):
             return {"mean": float(np.mean(x)), "p95": float(np.percentile(x, 95))} if x else None
         return {"steps": self.steps, "step_ms": stats(self.step_ms),
-                "compute_ms": stats(self.compute_ms), "missed_deadlines": self.missed}
+                "compute_ms": stats(self.compute_ms), "missed_deadlines": self.missed,
+                "look_steps": self.look_steps}
 
 
 def _hold(robot, measured_robot, hold_s: float) -> None:
-    """Send the measured pose as the target and keep it `hold_s` seconds."""
+    """Send the measured pose as the target and keep it `hold_s` seconds (None: a stop before
+    the first step, e.g. while looking for the sheet: the joints are read now)."""
+    if measured_robot is None:
+        try:
+            measured_robot = joints_of(robot.get_observation())
+        except Exception:  # noqa: BLE001  (nothing to hold when the robot cannot be read)
+            measured_robot = None
     if measured_robot is not None:
         robot.send_action(action_of(measured_robot))
         if not getattr(robot, "simulated", False):
@@ -135,8 +146,10 @@ def run(robot, controller: Controller, config: LoopConfig, log=print) -> LoopRep
 when done with it). Returns the LoopReport."""
     report, deadlines = LoopReport(), DeadlineStreak(config.safety.max_missed)
     simulated, measured = getattr(robot, "simulated", False), None
-    tick = time.perf_counter()
     try:
+        if config.pose == "camera":
+            report.look_steps = look_for_sheet(robot, controller, config, log)
+        tick = time.perf_counter()
         for _ in range(config.steps):
             t0 = time.perf_counter()
             obs = robot.get_observation()

@@ -23,6 +23,7 @@ from deploy import cli
 from deploy.bases import ChunkBase, HoldBase
 from deploy.config import LoopConfig, SafetyConfig
 from deploy.lerobot_robot import DeployError, SO101Spec, import_lerobot, make_so101, parse_camera
+from deploy.look import LOOK_POSE, SETTLED_RAD
 from deploy.loop import Controller, run
 from deploy.observe import ArmModel, Pose
 from deploy.robot import action_of, joints_of
@@ -84,8 +85,9 @@ class FakeRobot:
 
     simulated = True
 
-    def __init__(self, q=HOME, fault=None):
+    def __init__(self, q=HOME, fault=None, follow=False):
         self.units, self.q, self.fault = lerobot_degrees(), np.asarray(q, float), fault
+        self.follow = follow  # True: the joints reach each sent target at once
         self.sent, self.steps, self.connected = [], 0, True
 
     def get_observation(self):
@@ -95,6 +97,8 @@ class FakeRobot:
     def send_action(self, action):
         self.sent.append(joints_of(action))
         self.steps += 1
+        if self.follow:
+            self.q = np.asarray(self.units.to_sim(self.sent[-1]), float)
         return action
 
     def disconnect(self):
@@ -188,9 +192,9 @@ def test_lost_camera_frame_stops(arm):
 def test_failed_pose_estimates_stop_after_the_streak(arm):
     calls = []
 
-    def estimator(frame):  # good twice, then fails
+    def estimator(frame):  # good for the start check and two steps, then fails
         calls.append(1)
-        return (Pose(0.2, 0.1, 0.0), "") if len(calls) <= 2 else (None, "ambiguous: two poses fit")
+        return (Pose(0.2, 0.1, 0.0), "") if len(calls) <= 3 else (None, "ambiguous: two poses fit")
     robot = FakeRobot()
     controller, config = fake_controller(arm, estimator=estimator, max_pose_misses=2)
     report = run(robot, controller, config, log=lambda s: None)
@@ -199,12 +203,36 @@ def test_failed_pose_estimates_stop_after_the_streak(arm):
     assert_held_and_disconnected(robot)
 
 
-def test_no_first_pose_estimate_stops_at_once(arm):
-    robot = FakeRobot()
+def test_no_pose_at_the_start_nor_from_the_look_pose_stops_before_the_first_step(arm):
+    robot = FakeRobot(follow=True)
     controller, config = fake_controller(arm, estimator=lambda f: (None, "tape not found"))
     report = run(robot, controller, config, log=lambda s: None)
-    assert report.safety_stop and report.steps == 0
-    assert report.stop == "safety stop: sheet pose not estimated: tape not found"
+    assert report.safety_stop and report.steps == 0 and report.look_steps == 0
+    assert report.stop == ("safety stop: sheet pose not estimated: tape not found "
+                           "(at the start pose: tape not found)")
+    np.testing.assert_allclose(robot.q, LOOK_POSE, atol=SETTLED_RAD)  # it looked from there
+    assert_held_and_disconnected(robot)
+
+
+def test_hidden_sheet_at_the_start_is_looked_for_from_the_raised_pose(arm):
+    """The start frame shows no sheet: the arm rises to LOOK_POSE, each setpoint within half
+    the gap rule of the measured joints, the pose is estimated there, the arm returns to its
+    start pose, and the loop runs with that estimate as the last good one."""
+    robot = FakeRobot(follow=True)
+
+    def estimator(frame):  # the sheet is seen from the look pose only
+        seen = np.abs(robot.q - LOOK_POSE).max() < SETTLED_RAD
+        return (Pose(0.2, 0.1, 0.3), "") if seen else (None, "14% of its area visible")
+    controller, config = fake_controller(arm, estimator=estimator, max_pose_misses=100)
+    report = run(robot, controller, config, log=lambda s: None)
+    assert report.stop == "ran 20 steps" and not report.safety_stop
+    sent = np.array([robot.units.to_sim(a) for a in robot.sent])
+    path = sent[:report.look_steps]
+    assert np.abs(path - LOOK_POSE).max(axis=1).min() < SETTLED_RAD  # reached the look pose
+    np.testing.assert_allclose(path[-1], HOME, atol=SETTLED_RAD)  # and came back
+    steps = np.abs(np.diff(np.vstack([HOME, path]), axis=0)).max(axis=1)
+    assert steps.max() <= config.safety.max_step_rad / 2 + 1e-6
+    assert controller.pose == Pose(0.2, 0.1, 0.3)
     assert_held_and_disconnected(robot)
 
 
@@ -274,7 +302,8 @@ def test_model_base_through_the_bridge_holds_and_prefetches(arm, monkeypatch):
 def test_sim_robot_loop_scripted_base_and_exported_residual_succeed(env, robot, export_dir):
     """Seed 1 (fixed): the scripted base alone and with an exported (untrained, random) residual,
     the pose from the top camera, succeed plausibly (1/1 each; the statistics are in
-    benchmarks/deploy_sim.py). Timing is recorded, not asserted."""
+    benchmarks/deploy_sim.py); so does the residual at seed 14, whose start pose hides the sheet.
+    Timing is recorded, not asserted."""
     config = LoopConfig(realtime=False, pose="camera", safety=SafetyConfig(max_missed=10**6))
     rows = {}
     for name, residual in (("scripted", None), ("scripted+residual", str(export_dir))):
@@ -282,6 +311,9 @@ def test_sim_robot_loop_scripted_base_and_exported_residual_succeed(env, robot, 
         rows[name], report = sim_episode(session, robot, 1, config, log=lambda s: None)
         print(name, {k: rows[name][k] for k in ("steps", "stop", "compute_ms", "step_ms",
                                                  "pose_error_mm_mean", "arm_depth_max")})
+    # seed 14 (scripted + residual): the start pose hides the sheet (14% visible): it looks first
+    rows["hidden"], _ = sim_episode(session, robot, 14, config, log=lambda s: None)
+    assert rows["hidden"]["look_steps"] > 0 and rows["scripted"]["look_steps"] == 0
     for row in rows.values():
         assert row["plausible_success"] == 1.0 and row["stop"] == "episode ended (simulated robot)"
         assert row["pose_error_mm_mean"] < 5.0
