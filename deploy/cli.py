@@ -15,9 +15,9 @@ import json
 import math
 from pathlib import Path
 
+from cmdline import OneLineParser
 from deploy.config import SafetyConfig
 from deploy.lerobot_robot import DeployError, import_lerobot, parse_camera
-from ppo.cli import OneLineParser
 
 ROBOTS = ("sim", "so101")
 BASE_KINDS = ("zero", "scripted", "torch", "gr00t", "gr00t-server")
@@ -89,7 +89,7 @@ def check_base(spec: str) -> None:
 
 def check_residual(path: str, base: str, any_base: bool) -> None:
     """ValueError unless `path` holds an export's manifest.json whose base is `base` (the full
-    checks run when it is loaded: ppo.policy.load)."""
+    checks run when it is loaded: policy.exported.load)."""
     manifest = Path(path) / "manifest.json"
     if not manifest.is_file():
         raise ValueError(f"--residual {path}: no manifest.json there (make it with python -m ppo.export)")

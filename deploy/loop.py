@@ -37,7 +37,7 @@ class Controller:
     """One step's computation: robot observation dict -> joint target (6,) sim rad.
 
     `arm`: deploy.observe.ArmModel; `base`: deploy.bases (action(sensed)); `residual`: a
-    `ppo.policy` loader's policy(obs, base_action) -> target, or None; `units`: the robot's
+    `policy.exported` loader's policy(obs, base_action) -> target, or None; `units`: the robot's
     bridge.units.JointUnits; `estimator(frame) -> (Pose | None, reason)` (default: `estimate_pose`
     with the last estimate's yaw as the prior, 0 before the first); `truth`: a callable
     giving the true Pose (simulated robot, config.pose == "truth"); `rate_step`: the servo

@@ -102,7 +102,7 @@ def dry_run(args, session: Session, config: LoopConfig) -> list[dict]:
 
 def run_cli(args) -> int:
     from mjx_env.paper_return import make
-    from ppo.policy import ExportError
+    from policy.exported import ExportError
 
     t0 = time.perf_counter()
     env = make(impl="jax")

@@ -26,10 +26,10 @@ class Parts:
 
 
 def load_residual(path: str | None):
-    """The exported residual (ppo.policy.load: every file and value checked), or None."""
+    """The exported residual (policy.exported.load: every file and value checked), or None."""
     if path is None:
         return None
-    from ppo.policy import load
+    from policy.exported import load
 
     return load(path)
 

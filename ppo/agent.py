@@ -2,7 +2,7 @@
 
 One iteration = `unroll_length` control steps of all envs (a `lax.scan`), GAE, then
 `update_epochs` x `num_minibatches` gradient steps, all inside one jitted function. The policy
-is a tanh-squashed Gaussian (`ppo.networks`): residual actions in (-1, 1).
+is a tanh-squashed Gaussian (`policy.networks`): residual actions in (-1, 1).
 
 The float hyperparameters in `HPARAMS` live in the training state (`TrainState.hp`, float32
 scalars), not in the compiled code, so one compiled iteration serves every value and
@@ -18,12 +18,11 @@ from flax import struct
 from bridge import chunk_cache
 from bridge.base import BasePolicy
 from mjx_env.paper_return import PLAUSIBILITY_UNITS, set_base
-from mjx_env.task import OBS_SIZE
 from mjx_env.wrappers import FINAL_OBS
-from ppo import losses, networks
+from policy import networks
+from policy.networks import POLICY_INPUT
+from ppo import losses
 from ppo.config import PPOConfig
-
-POLICY_INPUT = OBS_SIZE + 6  # observation + base action (6 joints, rad)
 # PPOConfig fields read from TrainState.hp at run time (vmappable); the rest shape the program.
 HPARAMS = ("learning_rate", "ent_coef", "clip_eps", "vf_coef", "gamma", "gae_lambda")
 

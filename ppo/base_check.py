@@ -42,7 +42,7 @@ def reading(rate: float) -> str:
 
 
 def parser():
-    from ppo.cli import OneLineParser, add_fields
+    from cmdline import OneLineParser, add_fields
     p = OneLineParser(prog="python -m ppo.base_check", description=__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--base", required=True, help="the base: gr00t:<hub id | dir>, torch:..., scripted, ...")
@@ -64,7 +64,7 @@ def parser():
 
 def parse(argv=None):
     """(args, BridgeConfig, {camera: photo path}); a bad value exits 2 in one line."""
-    from ppo.cli import read_fields
+    from cmdline import read_fields
     p = parser()
     args = p.parse_args(argv)
     if args.episodes < 1 or (args.num_envs is not None and args.num_envs < 1):

@@ -18,10 +18,11 @@ import numpy as np
 
 from bridge import chunk_cache
 from bridge.base import BasePolicy, check_bridge, make_base
+from cmdline import OneLineParser
 from mjx_env.paper_return import PaperReturn, set_base
 from mjx_env.rollout import TRACE_KEYS, episode_implausible, plausibility_summary, rate_with_ci
-from ppo import export, policy
-from ppo.cli import OneLineParser
+from policy import exported as policy
+from ppo import export
 from ppo.progress import Episodes
 
 
@@ -271,7 +272,7 @@ def _input_kind(path: Path) -> tuple[str, Path]:
         return "export", path.resolve()
     try:
         return "checkpoint", export.find_checkpoint(path)
-    except ValueError:  # ppo.policy.ExportError
+    except ValueError:  # policy.exported.ExportError
         raise ValueError(f"{path} is not a run dir (checkpoints/<iteration>), a checkpoint dir or "
                          "an export dir (manifest.json)") from None
 

@@ -17,7 +17,7 @@ Writes, atomically (into a hidden sibling directory, manifest.json last, then on
   integrity.json     sha256 of the canonical manifest, with the params' and artefact's hashes:
                      the loaders refuse a manifest edited after export, and check every value
                      that reaches the robot against what policy.jax_export does
-Load it without the trainer: `ppo.policy.load`, `load_exported`, `to_torch`.
+Load it without the trainer: `policy.exported.load`, `load_exported`, `to_torch`.
 """
 from __future__ import annotations
 
@@ -44,11 +44,12 @@ from bridge.base import is_model_base, make_base
 from mjx_env import control, task
 from mjx_env.paper_return import PaperReturn
 from mjx_env.scene import ARM_JOINTS
-from ppo import networks, selection
-from ppo import policy as pol
+from policy import exported as pol
+from policy import networks
+from policy.networks import ActorCritic, RunningStats, init_stats, normalize
+from ppo import selection
 from ppo.config import PPOConfig, RunConfig, TrainConfig, from_json
 from ppo.checkpoint import latest_checkpoint, reason, restore_fields
-from ppo.networks import ActorCritic, RunningStats, init_stats, normalize
 
 PLATFORMS = ("cpu", "cuda")  # lowered for both: the robot's computer may have either
 PACKAGES = ("jax", "jaxlib", "flax", "orbax-checkpoint", "mujoco", "numpy")

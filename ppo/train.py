@@ -52,13 +52,13 @@ import jax.numpy as jp
 import numpy as np
 
 from bridge.base import BASES, check_bridge, check_spec, make_base
+from cmdline import OneLineParser, add_fields, flag_values, given_flags, read_fields
 from mjx_env.config import validate as validate_env
 from mjx_env.paper_return import PaperReturn
 from mjx_env.wrappers import wrap_for_training
 from ppo import checkpoint, distributed, export, selection, sharding
 from ppo.agent import Agent, TrainState
 from ppo.checkpoint import latest_checkpoint
-from ppo.cli import OneLineParser, add_fields, flag_values, given_flags, read_fields
 from ppo.config import (CPU_DEFAULTS, GPU_SELECT, SECTIONS, PPOConfig, TrainConfig, from_json, to_json,
                         validate_ppo, with_values)
 from ppo.evaluate import EVAL_SEED, episode_window, evaluate_policy, first_reach

@@ -56,8 +56,8 @@ def tiny_export(out: Path, env, base: str = "scripted", hidden=(16, 16), head_sc
     the deploy path of a real one, without training (no jax.export artefact: `load` only). Its
     small head (0.1) keeps the random offsets (<= 0.07 rad x its output) from undoing the base."""
     from ppo import export as ex
-    from ppo import policy as pol
-    from ppo.networks import ActorCritic, init_stats
+    from policy import exported as pol
+    from policy.networks import ActorCritic, init_stats
 
     net = ActorCritic(hidden=hidden, head_scale=head_scale)
     params = net.init(jax.random.PRNGKey(7), jp.zeros((1, pol.POLICY_INPUT)))
@@ -401,6 +401,16 @@ def test_cli_errors_come_before_heavy_imports():
             "'lerobot', 'cv2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.strip() == "2 []", out.stderr
+
+
+def test_deploy_imports_nothing_from_the_trainer():
+    """The deploy loop, its robots, bases and the export loader (policy.exported) import no
+    `ppo` module: the robot's computer needs no trainer."""
+    code = ("import sys, deploy.cli, deploy.run, deploy.session, deploy.loop, deploy.look, "
+            "deploy.sim_robot, deploy.bases, policy.exported\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'ppo'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stderr
 
 
 def test_cli_so101_without_a_working_lerobot_exits_1_in_one_line(capsys, monkeypatch):

@@ -1,4 +1,4 @@
-"""Export of a trained residual (ppo.export) and its trainer-free loaders (ppo.policy).
+"""Export of a trained residual (ppo.export) and its trainer-free loaders (policy.exported).
 
 One tiny run (3 iterations, the shapes of tests/test_ppo.py, so JAX's compilation cache hits)
 trained once and exported once per module."""
@@ -17,7 +17,7 @@ import ppo.export as export_mod
 from mjx_env import control
 from ppo.checkpoint import latest_checkpoint
 from ppo.export import export, jax_exported, main
-from ppo.policy import ExportError, integrity_record, load, load_exported, to_torch
+from policy.exported import ExportError, integrity_record, load, load_exported, to_torch
 from ppo.train import train
 from tiny import TINY, tiny_run
 
@@ -150,7 +150,7 @@ def test_torch_module_matches(run, exported, policy):
 
 
 def test_policy_module_needs_no_trainer_and_no_torch():
-    code = ("import sys, ppo.policy; bad = sorted(m for m in sys.modules if m.split('.')[0] == 'torch' "
+    code = ("import sys, policy.exported; bad = sorted(m for m in sys.modules if m.split('.')[0] == 'torch' "
             "or m in ('ppo.train', 'ppo.agent', 'ppo.losses', 'ppo.brax_baseline')); print(bad); "
             "sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent,

@@ -3,7 +3,7 @@ import jax
 import jax.numpy as jp
 import numpy as np
 
-from ppo import networks
+from policy import networks
 
 
 def _numpy_squashed_log_prob(mean, log_std, u):

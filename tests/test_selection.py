@@ -10,7 +10,7 @@ import pytest
 from ppo import checkpoint, export as export_mod, selection
 from ppo import train as train_mod
 from ppo.evaluate import evaluate_base, summary
-from ppo.policy import load
+from policy.exported import load
 from ppo.train import report, train
 from tiny import tiny_run
 

@@ -34,12 +34,10 @@ import orbax.checkpoint as ocp
 from mjx_env import control
 from mjx_env.scene import ARM_JOINTS
 from mjx_env.task import OBS_SIZE, OBS_SLICES
-from ppo.networks import RunningStats, normalize, squash
+from policy.networks import ACTION_SIZE, POLICY_INPUT, RunningStats, normalize, squash
 
 FORMAT = "paper_return-residual-policy"
 FORMAT_VERSION = 2  # 2: tanh-squashed residual (1: clipped mean)
-ACTION_SIZE = 6
-POLICY_INPUT = OBS_SIZE + ACTION_SIZE  # observation + base action
 MANIFEST, PARAMS_DIR, JAX_EXPORT = "manifest.json", "params", "policy.jax_export"
 INTEGRITY = "integrity.json"  # the manifest's hash, bound to the params' and artefact's hashes
 ACTIVATION = "swish"
@@ -50,7 +48,7 @@ class ExportError(ValueError):
 
 
 class Actor(nn.Module):
-    """The actor branch of `ppo.networks.ActorCritic`, same layer names (Dense_0..Dense_n):
+    """The actor branch of `policy.networks.ActorCritic`, same layer names (Dense_0..Dense_n):
     normalised input (..., 31) -> pre-squash mean (..., 6); the residual is tanh of it."""
 
     hidden: Sequence[int]
@@ -390,7 +388,7 @@ def to_torch(out_dir):
 
     f32 = lambda a: torch.from_numpy(np.array(a, np.float32))  # noqa: E731
     stats = jax.tree.map(lambda a: np.asarray(a, np.float32), policy.stats)
-    std = np.sqrt(stats.m2 / stats.count + np.float32(1e-8))  # as ppo.networks.normalize
+    std = np.sqrt(stats.m2 / stats.count + np.float32(1e-8))  # as policy.networks.normalize
 
     class ResidualPolicy(torch.nn.Module):
         def __init__(self):

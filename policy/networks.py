@@ -17,6 +17,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jp
 
+from mjx_env.task import OBS_SIZE
+
+ACTION_SIZE = 6  # joint targets, order mjx_env.scene.ARM_JOINTS
+POLICY_INPUT = OBS_SIZE + ACTION_SIZE  # observation + base action: the network's input
+
 
 class RunningStats(NamedTuple):
     """Welford mean/variance of policy inputs, (D,) each; saved with the checkpoint."""
