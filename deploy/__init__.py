@@ -8,11 +8,12 @@ Data path, one step (every 1/30 s):
       -> deploy.observe                the 25-float observation (mjx_env.task.observation)
       -> deploy.bases                  base joint target (scripted expert, or a model's chunk,
                                        the next chunk requested while this one runs)
-      -> policy.exported (export)           + the residual: target = base + alpha * scale * residual
+      -> policy.exported (export)      + the residual: target = base + alpha * scale * residual
       -> deploy.safety                 step bound, deadlines, camera, pose estimate
       -> robot.send_action(...)        LeRobot degrees
 
 Modules: config (frozen configs), robot (the LeRobot-shaped interface), lerobot_robot (the
 so101_follower adapter, lazy), sim_robot (the simulated robot), observe, bases,
-safety, loop, session (parts built once), cli + run (the command). Never imports the trainer (ppo.train, ppo.agent).
+safety, look (finding a sheet hidden at the start), loop, session (parts built once), cli +
+run (the command). Imports no module of the trainer package (ppo).
 """
