@@ -27,20 +27,20 @@ SETTLED_RAD = np.radians(2.0)  # a move ends when every joint is this close to i
 MAX_MOVE_S = 3.0  # or after this long (s of control steps)
 
 
-def _move(robot, controller, goal, config, tick: float) -> tuple[dict, int, float]:
-    """Drive the joints to `goal` (6,) sim rad at the loop's rate: (last observation, steps
-    sent, next tick). The setpoint moves by the servo model's step and stays within half the
-    loop's gap rule of the measured joints (a lagging or blocked arm is waited for, not
-    outrun); the move ends once settled or after MAX_MOVE_S."""
+def _move(robot, controller, goal, config, obs: dict, tick: float) -> tuple[dict, int, float]:
+    """Drive the joints from those in `obs` (the robot's last observation) to `goal` (6,) sim
+    rad at the loop's rate: (last observation, steps sent, next tick). The setpoint moves by
+    the servo model's step and stays within half the loop's gap rule of the measured joints
+    (a lagging or blocked arm is waited for, not outrun); the move ends once settled or after
+    MAX_MOVE_S."""
     units, steps = controller.units, 0
-    obs = robot.get_observation()
+    lead = config.safety.max_step_rad / 2  # the servo lags under load: wait for it
     setpoint = np.asarray(units.to_sim(joints_of(obs)), np.float64)
     for _ in range(int(MAX_MOVE_S * config.hz)):
         q = np.asarray(units.to_sim(joints_of(obs)), np.float64)
         if np.abs(q - goal).max() < SETTLED_RAD:
             break
         setpoint = np.asarray(rate_limit(goal, setpoint, controller.rate_step), np.float64)
-        lead = config.safety.max_step_rad / 2  # the servo lags under load: wait for it
         setpoint = np.clip(setpoint, q - lead, q + lead)
         check_step(setpoint, q, config.safety.max_step_rad)
         robot.send_action(action_of(units.to_robot(setpoint)))
@@ -65,12 +65,12 @@ def look_for_sheet(robot, controller, config, log=print) -> int:
     start = np.asarray(controller.units.to_sim(joints_of(obs)), np.float64)
     log(f"deploy: no sheet pose at the start pose ({reason}); looking from the raised pose")
     tick = time.perf_counter()
-    obs, up, tick = _move(robot, controller, LOOK_POSE, config, tick)
+    obs, up, tick = _move(robot, controller, LOOK_POSE, config, obs, tick)
     frame = frame_of(obs, config.camera)
     check_frame(frame, config.camera)
     try:
         controller.perceive(frame)
     except SafetyStop as e:
         raise SafetyStop(f"{e} (at the start pose: {reason})") from None
-    _, down, _ = _move(robot, controller, start, config, tick)
+    _, down, _ = _move(robot, controller, start, config, obs, tick)
     return up + down
