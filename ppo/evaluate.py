@@ -26,41 +26,45 @@ from ppo import export
 from ppo.progress import Episodes
 
 
-def _rollout(env, base: BasePolicy, b: int, residual: Callable | None, tell: Callable | None = None):
-    """`run(round_keys (b, 2), params, on) -> (success, steps, return, base calls, trace)`: one
-    round of `b` episodes side by side (not jitted). The residual is
-    `on x residual(params, obs, base_action)` (None: zeros), so `on = 0` runs the base alone
-    through the same program; `tell(step, alive)` (optional): a host callback ~30 times an
-    episode."""
-    length = env.config.episode_length
-    every = max(1, length // 30)  # steps between progress callbacks (each one a host round trip)
+def _segment_length(length: int, updates: int = 30) -> int:
+    """Control steps per compiled segment: the largest divisor of `length` that is at most
+    `length // updates` (at least 1), so an episode is whole segments and about `updates`
+    progress updates."""
+    most = max(1, length // updates)
+    return max(d for d in range(1, most + 1) if length % d == 0)
 
-    def one_step(params, on, carry, t):
-        state, cache, alive, steps, ret, success = carry
+
+def _rollout(env, base: BasePolicy, b: int, residual: Callable | None):
+    """(start, segment, steps), not jitted: `start(round_keys (b, 2)) -> carry` resets one round
+    of `b` episodes side by side; `segment(params, on, carry) -> (carry, trace)` runs the next
+    `steps` control steps (trace: {key: (steps, b)}). The residual is
+    `on x residual(params, obs, base_action)` (None: zeros), so `on = 0` runs the base alone
+    through the same program. The episode runs as segments, the host between them, so progress
+    needs no callback inside the program: a program with a host callback never hits JAX's
+    persistent compilation cache (the callback is part of its key)."""
+    steps = _segment_length(env.config.episode_length)
+
+    def one_step(params, on, carry, _):
+        state, cache, alive, length, ret, success = carry
         cache, base_action = chunk_cache.next_action(cache, base, state)
         state = set_base(state, base_action, base.active)
         act = jp.zeros((b, 6)) if residual is None else on * residual(params, state.obs, base_action)
         state = env.step(state, act)
         ret = ret + alive * state.reward
         success = success | (alive & (state.metrics["success"] > 0))
-        steps = steps + alive.astype(jp.int32)
+        length = length + alive.astype(jp.int32)
         trace = {k: jp.where(alive, state.metrics[k], jp.nan) for k in TRACE_KEYS}
         alive = alive & (state.done == 0)
-        if tell is not None:
-            jax.lax.cond((t + 1) % every == 0, lambda: jax.debug.callback(tell, t + 1, alive),
-                         lambda: None)
-        return (state, cache, alive, steps, ret, success), trace
+        return (state, cache, alive, length, ret, success), trace
 
-    def run(round_keys, params=None, on=1.0):
-        state = env.reset(round_keys)
-        init = (state, chunk_cache.init(b, base.horizon), jp.ones(b, bool), jp.zeros(b, jp.int32),
-                jp.zeros(b), jp.zeros(b, bool))
-        xs = None if tell is None else jp.arange(length)
-        (_, cache, _, steps, ret, success), trace = jax.lax.scan(
-            lambda c, t: one_step(params, on, c, t), init, xs, length)
-        return success, steps, ret, cache.calls, {k: v.T for k, v in trace.items()}
+    def start(round_keys):
+        return (env.reset(round_keys), chunk_cache.init(b, base.horizon), jp.ones(b, bool),
+                jp.zeros(b, jp.int32), jp.zeros(b), jp.zeros(b, bool))
 
-    return run
+    def segment(params, on, carry):
+        return jax.lax.scan(lambda c, t: one_step(params, on, c, t), carry, None, steps)
+
+    return start, segment, steps
 
 
 def _episode_keys(seed: int, episodes: int, b: int) -> jax.Array:
@@ -96,36 +100,40 @@ def evaluate_base(env, base: BasePolicy, episodes: int, seed: int = 0,
 
 
 class SeededEvaluation:
-    """`evaluate_base`'s fixed-seed episodes, in rounds of `batch` side by side, as one compiled
-    program for many parameter sets of one residual (the params are an argument of the program,
-    not constants baked into it): `self(params, episodes, seed)` runs the base +
+    """`evaluate_base`'s fixed-seed episodes, in rounds of `batch` side by side, compiled once
+    for many parameter sets of one residual (the params are an argument of the programs, not
+    constants baked into them): `self(params, episodes, seed)` runs the base +
     `residual(params, obs, base_action)`, `on=0.0` the base alone (the residual times 0: the same
     program and episodes). Returns `evaluate_base`'s dict."""
 
     def __init__(self, env, base: BasePolicy, residual: Callable | None, batch: int):
         self.b, self.length = batch, env.config.episode_length
-        self.shown, self.ended, self.real = None, [0], [batch]
-        self.run = jax.jit(_rollout(env, base, batch, residual, self._tell))
+        start, segment, self.steps = _rollout(env, base, batch, residual)
+        self.start, self.segment = jax.jit(start), jax.jit(segment)
 
-    def _tell(self, step, alive):
-        if self.shown is not None:
-            self.shown.update(self.ended[0] + int((~np.asarray(alive)[:self.real[0]]).sum()), int(step))
+    def _round(self, keys, params, on, shown, ended: int, real: int):
+        """One round's (success, length, return, base calls, trace {key: (b, T)}); `shown`:
+        the progress line (None: silent), told after each segment."""
+        carry, traces = self.start(keys), []
+        for done in range(self.steps, self.length + 1, self.steps):
+            carry, trace = self.segment(params, on, carry)
+            traces.append(trace)
+            if shown is not None:
+                shown.update(ended + int((~np.asarray(carry[2])[:real]).sum()), done)
+        _, cache, _, length, ret, success = carry
+        trace = {k: np.concatenate([np.asarray(t[k]) for t in traces]).T for k in TRACE_KEYS}
+        return success, length, ret, cache.calls, trace
 
     def __call__(self, params, episodes: int, seed: int, on: float = 1.0,
                  progress: str | None = None) -> dict[str, np.ndarray]:
         keys, b = _episode_keys(seed, episodes, self.b), self.b
-        self.shown = None if progress is None else Episodes(progress, episodes, self.length)
-        self.ended[0], results = 0, []
-        try:
-            for i in range(-(-episodes // b)):
-                self.real[0] = min(b, episodes - i * b)
-                results.append(self.run(keys[i * b:(i + 1) * b], params, jp.float32(on)))
-                jax.block_until_ready(results[-1])  # the next round's count starts after this one
-                self.ended[0] += self.real[0]
-            if self.shown is not None:
-                self.shown.finish()
-        finally:
-            self.shown = None
+        shown = None if progress is None else Episodes(progress, episodes, self.length)
+        results = []
+        for i in range(-(-episodes // b)):
+            results.append(self._round(keys[i * b:(i + 1) * b], params, jp.float32(on), shown,
+                                       ended=i * b, real=min(b, episodes - i * b)))
+        if shown is not None:
+            shown.finish()
         return _gather(results, episodes)
 
 

@@ -210,6 +210,12 @@ def start(cfg: TrainConfig, resume: bool, log=print):
             raise ValueError(f"--resume: {out} was trained by {was} process(es), this run has "
                              f"{jax.process_count()}: resume with {was} (the checkpoint's envs are "
                              "split over that many hosts)")
+    # JAX lowers a program differently once its trace caches are warm (shared helpers such as
+    # `_where` get extra private copies), so a second run in one process would miss the
+    # persistent compilation cache on the very programs the first one compiled. Cleared, every
+    # run traces exactly what a fresh process traces: a resumed or repeated run (a sweep, a
+    # notebook, the test suite) loads its programs instead of compiling them again.
+    jax.clear_caches()
     _, agent = build(cfg, schedule=schedule)
     mesh = sharding.make_mesh(run.devices)
     sharding.check_batch(cfg.ppo.num_envs, mesh.size)
