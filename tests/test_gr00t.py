@@ -481,18 +481,15 @@ def test_stock_and_fast_paths_reproduce_the_golden_numbers(tmp_path, isaac_dir, 
 
 
 def test_prompt_ids_of_both_paths_reproduce_the_golden_tokens(tmp_path, isaac_dir, stock):
-    """With the real N1.5 Eagle tokenizer (where one is present): the stock path's ids and
-    mask for the golden batch (two tasks), and the fast path's for each task alone."""
+    """With the N1.5 Eagle tokenizer: the stock path's ids and mask for the golden batch (two
+    tasks), and the fast path's for each task alone."""
     from test_gr00t_transforms import eagle_tokenizer_dir
-    path = eagle_tokenizer_dir()
-    if path is None:
-        pytest.skip("no GR00T N1.5 Eagle tokenizer here (set GR00T_EAGLE_TOKENIZER to its directory)")
-    tok = gc.load_tokenizer(path)
+    tok = gc.load_tokenizer(eagle_tokenizer_dir())
     meta = json.loads((gold_file().parent / "golden.json").read_text())
     with np.load(gold_file()) as z:
         gold = {k: z[k] for k in z.files}
     for fmt in ("isaac", "lerobot"):
-        (st, fast), obs, _ = golden_paths(tmp_path / fmt, isaac_dir, stock, "cam224", fmt)
+        (st, fast), obs, _ = golden_paths(tmp_path, isaac_dir, stock, "cam224", fmt)
         for p in (st, fast):
             p.tokenizer, p.image_tokens, p.image_token_id = tok, T.IMAGE_TOKENS, T.IMG_CONTEXT_ID
         ids, mask = st._prompt(list(meta["tasks"]), "cpu")

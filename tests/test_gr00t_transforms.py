@@ -28,27 +28,25 @@ def meta():
 
 
 def eagle_tokenizer_dir():
-    """The real GR00T N1.5 Eagle tokenizer (vocab.json, merges.txt, tokenizer_config.json,
-    added_tokens.json, special_tokens_map.json of Isaac-GR00T n1.5-release's
-    gr00t/model/backbone/eagle2_hg_model/, or a checkpoint's eagle directory), where one is
-    present: $GR00T_EAGLE_TOKENIZER, else shared/gr00t_eagle_tokenizer beside or inside the
-    checkout. The repository does not carry it (third-party data)."""
+    """The GR00T N1.5 Eagle tokenizer: the full one where present ($GR00T_EAGLE_TOKENIZER, or
+    shared/gr00t_eagle_tokenizer beside or inside the checkout: vocab.json, merges.txt,
+    tokenizer_config.json, added_tokens.json, special_tokens_map.json of Isaac-GR00T
+    n1.5-release's gr00t/model/backbone/eagle2_hg_model/, or a checkpoint's eagle directory),
+    else the fixture `eagle_tokenizer/`: the same tokenizer restricted to the merges the golden
+    texts can use (tools/prune_eagle_tokenizer.py), which encodes them exactly as the full one."""
     here = Path(__file__).resolve().parent
     candidates = [os.environ.get("GR00T_EAGLE_TOKENIZER"), here.parent / "shared" / "gr00t_eagle_tokenizer",
                   here.parent.parent / "shared" / "gr00t_eagle_tokenizer"]
     for c in candidates:
         if c and (Path(c) / "vocab.json").is_file() and (Path(c) / "merges.txt").is_file():
             return Path(c)
-    return None
+    return FIX / "eagle_tokenizer"
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    path = eagle_tokenizer_dir()
-    if path is None:
-        pytest.skip("no GR00T N1.5 Eagle tokenizer here (set GR00T_EAGLE_TOKENIZER to its directory)")
     transformers = pytest.importorskip("transformers")
-    tok = transformers.AutoTokenizer.from_pretrained(str(path))
+    tok = transformers.AutoTokenizer.from_pretrained(str(eagle_tokenizer_dir()))
     tok.padding_side = "left"  # as Isaac's build_eagle_processor and LeRobot's set it
     return tok
 
