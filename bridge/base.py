@@ -2,163 +2,131 @@
 joint targets in sim radians, computed for the whole batch at once. The trainer holds the chunk
 in a `bridge.chunk_cache.ChunkCache` and consumes one entry per control step.
 
+A base is named by a spec `<kind>[:<argument>]`, parsed here and nowhere else. Each kind is
+one class in one file (`bridge.kinds`): the built-in ones are
+
   zero                       no base: the env holds the previous target (`active` 0)
-  scripted                   the privileged JAX expert (mjx_env.expert); closed loop, horizon 1
-  scripted:<noise>           the expert plus Gaussian noise of std <noise> rad per joint and
-                             step (a worse base, for the base-quality sweep)
-  torch:<module>:<weights>   any torch chunk policy: `<module>.build(**config)` returns the
-                             nn.Module, `<weights>` a .safetensors/.pt state dict (config from a
-                             JSON file of the same stem, if any); it sees rendered frames + state
-                             in the GR00T key layout (bridge.units) and returns GR00T's output
-  gr00t:<hub id | dir>       a GR00T N1.5 checkpoint in its own format (Isaac-GR00T or
-                             LeRobot, detected), run with LeRobot's pip model code in this
-                             process (bridge.gr00t, bridge.gr00t_checkpoint); a hub id comes
-                             through the Hugging Face cache. --random-weights tiny|full writes
-                             an Isaac-format random checkpoint (to <dir>, or a temporary one
-                             for `gr00t` alone) and loads it the same way
+  scripted[:<noise>]         the privileged JAX expert (mjx_env.expert), closed loop, horizon 1;
+                             with <noise>, plus Gaussian noise of that std in rad per joint and step
+  torch:<module>:<weights>   any torch chunk policy (bridge.kinds.torch_module)
+  gr00t:<hub id | dir>       a GR00T N1.5 checkpoint in its own format, by hub id or directory;
+                             `gr00t` alone with --random-weights (bridge.kinds.gr00t)
   gr00t-server:<host>:<port> a GR00T inference server in another process (bridge.server)
 
-Model bases (torch, gr00t*) render frames and call torch only inside the chunk refresh, so the
-model runs once per chunk; torch is imported only when one is asked for.
+and `register(kind)` adds another (a `bridge.kinds.kind.BaseKind`) from its own file. Model
+bases (torch, gr00t*) render frames and call torch only inside the chunk refresh, so the model
+runs once per chunk; torch is imported only when one is asked for.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable
+from bridge.kinds import BUILTIN
+from bridge.kinds.kind import BaseKind, BasePolicy
 
-import jax
-import jax.numpy as jp
+__all__ = ["BaseKind", "BasePolicy", "register", "kinds", "kind_of", "usage", "is_model_base", "make_base",
+           "check_spec", "check_bridge", "deploy_runtime"]
 
-from bridge.units import CHUNK_HORIZON, BridgeConfig
-from mjx_env.expert import ScriptedExpert
+_KINDS: dict[str, BaseKind] = {k.name: k for k in BUILTIN}
+_FLAG_NAMES = {"random_weights": "--random-weights", "gr00t_fast": "--gr00t-fast"}
 
-BASES = ("zero", "scripted", "scripted:<noise>", "torch:<module>:<weights>", "gr00t:<hub id | dir>",
-         "gr00t (--random-weights)", "gr00t-server:<host>:<port>")
-MODEL_KINDS = ("torch", "gr00t", "gr00t-server")  # bases that run a model (torch) per chunk
+
+def register(kind: BaseKind) -> BaseKind:
+    """Make `kind` nameable in every --base (train, evaluate, export, deploy); returns it."""
+    if not kind.name or ":" in kind.name:
+        raise ValueError(f"a base kind needs a name without ':', got {kind.name!r}")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def kinds() -> tuple[BaseKind, ...]:
+    """Every registered kind, built-in ones first."""
+    return tuple(_KINDS.values())
+
+
+def usage() -> str:
+    """Every kind's spec, for messages: "zero, scripted[:<noise>], ..."."""
+    return ", ".join(k.usage for k in _KINDS.values())
+
+
+def kind_of(spec: str) -> tuple[BaseKind, str]:
+    """(kind, argument) of `spec`, validated (ValueError naming the problem); nothing loaded."""
+    name, _, arg = spec.partition(":")
+    if name == "lerobot-groot":
+        from bridge.lerobot_groot import LEGACY_SPEC
+        raise ValueError(LEGACY_SPEC)
+    kind = _KINDS.get(name)
+    if kind is None:
+        raise ValueError(f"unknown base {spec!r}: expected one of {usage()}")
+    kind.validate(spec, arg)
+    return kind, arg
 
 
 def is_model_base(spec: str) -> bool:
-    """True for a model base (torch, gr00t, gr00t-server); `scripted:<noise>` is not one."""
-    return spec.partition(":")[0] in MODEL_KINDS
-
-
-@dataclass(frozen=True)
-class BasePolicy:
-    name: str
-    horizon: int  # control steps per chunk
-    active: float  # 1: the env follows the chunk; 0: it holds the previous target
-    chunk: Callable  # batched env state -> (num_envs, horizon, 6) rad
-    refresh: str = "per_env"  # chunk-cache rule (bridge.chunk_cache): "per_env" or "sync"
-    model: object = None  # model bases: the host-side bridge.torch_base.ChunkModel (call count)
-
-
-def make_base(spec: str, env, horizon: int | None = None, refresh: str | None = None,
-              config: BridgeConfig = BridgeConfig()) -> BasePolicy:
-    """The base named by `spec` (see the module docstring) for a batched `env`."""
-    kind, _, rest = spec.partition(":")
-    if kind == "zero" and not rest:
-        h = horizon or CHUNK_HORIZON
-        return BasePolicy("zero", h, 0.0, lambda s: jp.zeros((s.obs.shape[0], h, 6)),
-                          refresh or "per_env")
-    if kind == "scripted":
-        h = horizon or 1
-        noise = _noise_std(spec, rest)
-        expert = jax.vmap(ScriptedExpert(env))
-
-        def chunk(s):
-            target = expert(s)
-            if noise > 0:  # per env and control step: keyed by the env's rng and sim time
-                step = jp.round(s.data.time / env.config.ctrl_dt).astype(jp.int32)
-                keys = jax.vmap(jax.random.fold_in)(s.info["rng"], step)
-                target = target + noise * jax.vmap(lambda k: jax.random.normal(k, (6,)))(keys)
-            return jp.repeat(target[:, None, :], h, axis=1)
-
-        return BasePolicy(spec, h, 1.0, chunk, refresh or "per_env")
-    if is_model_base(spec) and (rest or kind == "gr00t"):  # gr00t alone: --random-weights
-        check_bridge(spec, config)
-        from bridge import torch_base  # torch only from here on
-        model = torch_base.load_model(kind, rest, config)
-        return torch_base.model_base(spec, env, model, config, horizon, refresh or "sync")
-    raise ValueError(f"unknown base {spec!r}: expected one of {', '.join(BASES)}")
+    """True for a base that runs a model per chunk (torch, gr00t, gr00t-server); not scripted:<noise>."""
+    kind = _KINDS.get(spec.partition(":")[0])
+    return bool(kind and kind.model)
 
 
 def check_spec(spec: str) -> str:
-    """`spec` if `make_base` can build it, else ValueError naming the problem: the kind is known,
-    its argument parses, a torch module imports and has `build`, a weights file exists (a GR00T
-    checkpoint is checked by `check_bridge`, which knows --random-weights). Nothing is built or
-    loaded (a torch module is imported)."""
-    kind, _, rest = spec.partition(":")
-    if kind == "zero" and not rest:
-        return spec
-    if kind == "scripted":
-        _noise_std(spec, rest)
-        return spec
-    if kind == "torch" and rest:
-        module, _, weights = rest.partition(":")
-        try:
-            mod = importlib.import_module(module)
-        except ImportError as e:
-            raise ValueError(f"--base {spec}: cannot import module {module!r} ({e})") from None
-        if not callable(getattr(mod, "build", None)):
-            raise ValueError(f"--base {spec}: module {module!r} has no build(**config) -> nn.Module")
-        if weights and not Path(weights).is_file():
-            raise ValueError(f"--base {spec}: weights file {weights} does not exist")
-        return spec
-    if kind == "gr00t":  # the checkpoint itself (or --random-weights) is check_bridge's
-        return spec
-    if kind == "gr00t-server":
-        server_address(rest)
-        return spec
-    if kind == "lerobot-groot":
-        from bridge.lerobot_groot import LEGACY_SPEC
-        raise ValueError(LEGACY_SPEC)
-    raise ValueError(f"unknown base {spec!r}: expected one of {', '.join(BASES)}")
+    """`spec` if `make_base` can build it, else ValueError naming the problem: the kind is known
+    and its argument valid (a torch module imports and has `build`, a weights file exists; a
+    GR00T checkpoint is `check_bridge`'s, which knows --random-weights). Nothing is built."""
+    kind_of(spec)
+    return spec
 
 
-def check_bridge(spec: str, config: BridgeConfig) -> BridgeConfig:
-    """`config` if it fits the base `spec`, else ValueError naming the problem; run it with
-    `check_spec` before anything is built or compiled. The bridge fields' own ranges
-    (`BridgeConfig.validate`), --random-weights and --gr00t-fast only with gr00t, the [groot]
-    extra installed, and for gr00t the checkpoint itself (bridge.gr00t.checkpoint_for: found
-    or downloaded, its format's files, the requested embodiment, its keys against --layout,
-    its frame resolution against --render-size) and its Eagle assets in LeRobot's cache. A
-    --random-weights checkpoint is written here."""
+def check_bridge(spec: str, config):
+    """`config` (bridge.units.BridgeConfig) if it fits the base `spec`, else ValueError naming the problem; run it with
+    `check_spec` before anything is built or compiled: the bridge fields' own ranges
+    (`BridgeConfig.validate`), switches only some kinds take (--random-weights, --gr00t-fast),
+    and the kind's own check (gr00t: the checkpoint and its Eagle assets)."""
     config.validate()
-    kind, _, rest = spec.partition(":")
-    if kind == "lerobot-groot":
-        from bridge.lerobot_groot import LEGACY_SPEC
-        raise ValueError(LEGACY_SPEC)
-    if config.random_weights and kind != "gr00t":
-        raise ValueError(f"--random-weights is for --base gr00t[:<dir>], not {spec}")
-    if config.gr00t_fast and kind != "gr00t":
-        raise ValueError(f"--gr00t-fast is for --base gr00t:<hub id | dir>, not {spec}")
-    if kind == "gr00t":
-        if importlib.util.find_spec("lerobot") is None or importlib.util.find_spec("transformers") is None:
-            from bridge.lerobot_groot import INSTALL_HINT
-            raise ValueError(INSTALL_HINT)
-        from bridge.gr00t import checkpoint_for
-        from bridge.gr00t_checkpoint import eagle_dir
-        eagle_dir(checkpoint_for(rest, config))  # CheckpointError: a ValueError, one line
+    kind, arg = kind_of(spec)
+    for field, flag in _FLAG_NAMES.items():
+        if getattr(config, field) and field not in kind.flags:
+            takers = " or ".join(f"--base {k.usage}" for k in _KINDS.values() if field in k.flags)
+            raise ValueError(f"{flag} is for {takers}, not {spec}")
+    kind.check(spec, arg, config)
     return config
 
 
-def server_address(rest: str) -> tuple[str, int]:
-    """(host, port) of a `gr00t-server:<host>:<port>` spec's `<host>:<port>`."""
-    host, _, port = rest.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"--base gr00t-server:<host>:<port> needs a host and a port 1..65535, "
-                         f"got {rest!r}")
-    return host, int(port)
+def make_base(spec: str, env, horizon: int | None = None, refresh: str | None = None,
+              config=None) -> BasePolicy:
+    """The base named by `spec` (see the module docstring) for a batched `env`; `config`: the
+    bridge.units.BridgeConfig (default: its defaults)."""
+    from bridge.units import BridgeConfig
+    config = config or BridgeConfig()
+    kind, arg = kind_of(spec)
+    if kind.model:
+        check_bridge(spec, config)
+    return kind.build(spec, arg, env, horizon, refresh, config)
 
 
-def _noise_std(spec: str, rest: str) -> float:
+def deploy_runtime(spec: str) -> str:
+    """How the deploy loop runs `spec`: "hold", "expert" or "chunk" (deploy.bases), else
+    ValueError naming the problem; nothing is loaded."""
     try:
-        noise = float(rest) if rest else 0.0
-    except ValueError:
-        noise = -1.0
-    if not 0 <= noise < float("inf"):
-        raise ValueError(f"--base {spec}: scripted:<noise> needs a finite noise std >= 0 in rad")
-    return noise
+        kind, arg = kind_of(spec)
+    except ValueError as e:
+        if str(e).startswith("unknown base"):
+            raise ValueError(f"--base {spec!r}: expected {usage()}") from None
+        raise
+    runtime = kind.deploy_runtime(spec, arg)
+    if runtime is None:
+        raise ValueError(f"--base {spec!r}: the deploy loop cannot run this base")
+    return runtime
+
+
+def _import_other_kinds() -> None:
+    """Import every other module in bridge/kinds/: a kind's own file registers itself there, so
+    adding a base is adding one file."""
+    import importlib
+    import pkgutil
+
+    import bridge.kinds
+    known = {type(k).__module__ for k in BUILTIN} | {"bridge.kinds.kind"}
+    for module in pkgutil.iter_modules(bridge.kinds.__path__, "bridge.kinds."):
+        if module.name not in known:
+            importlib.import_module(module.name)
+
+
+_import_other_kinds()

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jp
 import torch
 
-from bridge.base import BasePolicy, server_address
+from bridge.kinds.kind import BasePolicy
 from bridge.dlpack import torch_call
 from bridge.render import Renderer
 from bridge.units import BridgeConfig, JointUnits, KeyLayout
@@ -133,15 +133,3 @@ def load_torch_module(module: str, weights: str | None) -> torch.nn.Module:
     if weights:
         net.load_state_dict(load_state_dict(Path(weights)))
     return net.to("cuda" if torch.cuda.is_available() else "cpu").eval()
-
-
-def load_model(kind: str, rest: str, config: BridgeConfig) -> Callable:
-    """The GR00T-layout callable for a base spec `<kind>:<rest>` (see bridge.base)."""
-    if kind == "torch":
-        module, _, weights = rest.partition(":")
-        return load_torch_module(module, weights or None)
-    if kind == "gr00t":
-        from bridge import gr00t
-        return gr00t.load(rest, config)
-    from bridge.server import Gr00tClient
-    return Gr00tClient(*server_address(rest))

@@ -24,9 +24,6 @@ import numpy as np
 
 from deploy.observe import Sensed
 
-MODEL_KINDS = ("torch", "gr00t", "gr00t-server")
-
-
 class _Data(NamedTuple):
     qfrc_bias: jax.Array
 
@@ -131,25 +128,21 @@ class ChunkBase:
 
 
 def model_request(spec: str, config, size: int) -> tuple[Callable[[Sensed], np.ndarray], int]:
-    """(request, horizon) for a model base `torch:...`, `gr00t:...` or `gr00t-server:...`
-    through `bridge.torch_base` (torch is imported here only): the robot's frames are resized to
-    `size` px, or for gr00t to each camera's resolution in the checkpoint (as the model saw them
-    in training); the state goes in the model's units."""
+    """(request, horizon) for a model base (`torch:...`, `gr00t:...`, `gr00t-server:...`: a
+    kind with `model`, bridge.base) through `bridge.torch_base` (torch is imported here only):
+    the robot's frames are resized to the kind's `frame_sizes` (`size` px, or for gr00t each
+    camera's resolution in the checkpoint, as the model saw them in training); the state goes
+    in the model's units."""
     import cv2
     import torch
 
     from bridge import torch_base
+    from bridge.base import kind_of
 
-    kind, _, rest = spec.partition(":")
+    kind, arg = kind_of(spec)
     layout, units = config.key_layout(), config.joint_units()
-    if kind == "gr00t":
-        from bridge import gr00t
-        model = gr00t.load(rest, config, check_frames=False)
-        res = {c.key: c.resolution for c in model.ckpt.video}
-        sizes = {cam: res.get(key) or (size, size) for key, cam in layout.video}
-    else:
-        model = torch_base.load_model(kind, rest, config)
-        sizes = {cam: (size, size) for cam in layout.cameras}
+    model = kind.load_model(arg, config, check_frames=False)
+    sizes = kind.frame_sizes(model, layout, size)
     host = torch_base.ChunkModel(model, layout, units, config.task)
     cams = tuple(dict.fromkeys(layout.cameras))
 
@@ -164,17 +157,16 @@ def model_request(spec: str, config, size: int) -> tuple[Callable[[Sensed], np.n
 
 
 def make_base(spec: str, env, config=None, lead: int | None = None):
-    """The base named by `spec` (see the module docstring)."""
-    kind = spec.partition(":")[0]
-    if spec == "zero":
-        return HoldBase()
-    if spec == "scripted":
-        return ScriptedBase(env)
-    if kind in MODEL_KINDS:
-        from bridge.units import BridgeConfig
+    """The base named by `spec` (bridge.base's grammar) as the loop runs it."""
+    from bridge.base import deploy_runtime
 
-        config = config or BridgeConfig()
-        request, horizon = model_request(spec, config, config.render_size)
-        return ChunkBase(spec, request, horizon, lead)
-    raise ValueError(f"unknown base {spec!r}: expected zero, scripted, torch:<module>:<weights>, "
-                     "gr00t:<hub id | dir> or gr00t-server:<host>:<port>")
+    runtime = deploy_runtime(spec)
+    if runtime == "hold":
+        return HoldBase()
+    if runtime == "expert":
+        return ScriptedBase(env)
+    from bridge.units import BridgeConfig
+
+    config = config or BridgeConfig()
+    request, horizon = model_request(spec, config, config.render_size)
+    return ChunkBase(spec, request, horizon, lead)

@@ -20,7 +20,6 @@ from deploy.config import SafetyConfig
 from deploy.lerobot_robot import DeployError, import_lerobot, parse_camera
 
 ROBOTS = ("sim", "so101")
-BASE_KINDS = ("zero", "scripted", "torch", "gr00t", "gr00t-server")
 
 
 def parser() -> OneLineParser:
@@ -67,24 +66,14 @@ def parser() -> OneLineParser:
 
 
 def check_base(spec: str) -> None:
-    """ValueError unless `spec` names a base this loop can build (nothing is loaded)."""
-    kind, _, rest = spec.partition(":")
-    if kind == "lerobot-groot":
+    """ValueError unless `spec` names a base this loop can build (bridge.base; nothing is loaded)."""
+    from bridge.base import deploy_runtime
+    if spec.startswith("lerobot-groot:"):
         from bridge.lerobot_groot import LEGACY_SPEC
+        rest = spec.partition(":")[2]
         missing = "" if Path(rest).is_dir() else f"model directory {rest} not found, and "
         raise ValueError(f"--base {spec}: {missing}{LEGACY_SPEC}")
-    if kind not in BASE_KINDS or (kind in ("zero", "scripted") and rest) or (
-            kind not in ("zero", "scripted") and not rest):
-        raise ValueError(f"--base {spec!r}: expected zero, scripted, torch:<module>:<weights>, "
-                         "gr00t:<hub id | dir> or gr00t-server:<host>:<port>")
-    if kind == "gr00t" and not Path(rest).is_dir():
-        from bridge.gr00t_checkpoint import is_hub_id
-        if not is_hub_id(rest):
-            raise ValueError(f"--base {spec}: model directory {rest} not found (nor a hub id org/name)")
-    if kind == "gr00t-server":
-        host, _, port = rest.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"--base {spec}: needs gr00t-server:<host>:<port>, port 1..65535")
+    deploy_runtime(spec)
 
 
 def check_residual(path: str, base: str, any_base: bool) -> None:

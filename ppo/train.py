@@ -51,7 +51,7 @@ import jax
 import jax.numpy as jp
 import numpy as np
 
-from bridge.base import BASES, check_bridge, check_spec, make_base
+from bridge.base import check_bridge, check_spec, make_base, usage
 from cmdline import OneLineParser, add_fields, flag_values, given_flags, read_fields
 from mjx_env.config import validate as validate_env
 from mjx_env.paper_return import PaperReturn
@@ -361,7 +361,7 @@ def _parser() -> OneLineParser:
     gpu_values = {"num_envs": PPOConfig().num_envs, "num_minibatches": PPOConfig().num_minibatches,
                   "iterations": GPU_ITERATIONS, **GPU_SELECT}
     per_device = {k: f"{v} on a GPU, {cpu_values[k]} on a CPU;" for k, v in gpu_values.items()}
-    notes = {"base": f"base policy: {' | '.join(BASES)}", **per_device,
+    notes = {"base": f"base policy: {usage()} (gr00t alone: --random-weights)", **per_device,
              "base_horizon": "control steps per base chunk (None: scripted 1, models 16)",
              "base_refresh": "chunk cache rule, per_env | sync (None: models sync)",
              "devices": "devices to split the envs over (None: all, every process's)",

@@ -273,14 +273,14 @@ def test_model_base_through_the_bridge_holds_and_prefetches(arm, monkeypatch):
     """A GR00T-layout chunk model (stand-in: its chunk repeats the state it was given, in the
     model's units) behind bridge.torch_base.ChunkModel: the loop's targets are the measured
     joints after robot -> sim -> model units -> sim, one request per horizon - lead steps."""
-    from bridge import torch_base
+    from bridge.kinds.gr00t_server import Gr00tServer
     from bridge.units import BridgeConfig
     from deploy.bases import make_base
 
     def model(obs):  # GR00T layout "paper_return": state.arm_0 (B, 1, 6) -> action.arm_0 (B, 16, 6)
         assert obs["video.image_cam_0"].shape == (1, 1, 32, 32, 3)
         return {"action.arm_0": obs["state.arm_0"].repeat(1, 16, 1)}
-    monkeypatch.setattr(torch_base, "load_model", lambda kind, rest, config: model)
+    monkeypatch.setattr(Gr00tServer, "load_model", lambda self, arg, config, check_frames=True: model)
     base = make_base("gr00t-server:localhost:5555", None, BridgeConfig(render_size=32), lead=4)
     robot = FakeRobot(q=HOME + 0.1)
 

@@ -408,7 +408,7 @@ def test_specs_and_flags():
         check_bridge("gr00t:/no/such/dir", BridgeConfig())
     with pytest.raises(ValueError, match="needs a checkpoint: gr00t:<hub id | dir>, or --random-weights"):
         check_bridge("gr00t", BridgeConfig())
-    with pytest.raises(ValueError, match=r"--random-weights is for --base gr00t\[:<dir>\]"):
+    with pytest.raises(ValueError, match=r"--random-weights is for --base gr00t:<hub id \| dir>, not zero"):
         check_bridge("zero", BridgeConfig(random_weights="tiny"))
     with pytest.raises(ValueError, match="--gr00t-fast is for --base gr00t"):
         check_bridge("scripted", BridgeConfig(gr00t_fast=True))
