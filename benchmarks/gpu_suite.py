@@ -79,7 +79,7 @@ TITLES = {
     "f": "env and training throughput at 4096 and 8192 envs",
 }
 PACKAGES = ("jax", "jaxlib", "mujoco", "mujoco-mjx", "warp-lang", "torch", "flax", "optax", "brax",
-            "playground", "lerobot", "transformers", "numpy")
+            "lerobot", "transformers", "numpy")
 BC_WEIGHTS = ROOT / "bases" / "bc" / "policy.safetensors"
 # The published size of GR00T N1.5 (compared with the meta-device count of our full config).
 PUBLISHED_N15 = {

@@ -1,4 +1,4 @@
-"""The SO-101 paper_return environment on MuJoCo Playground's `MjxEnv`.
+"""The SO-101 paper_return environment (`mjx_env.env_base.Env`).
 
 `reset(rng) -> State` and `step(state, action) -> State` for one env (`rng` (2,), `action` (6,))
 or for a batch (`rng` (B, 2), `action` (B, 6)): the batch size comes from the arrays, never from
@@ -31,13 +31,12 @@ import jax
 import jax.numpy as jp
 import mujoco
 import numpy as np
-from ml_collections import config_dict
 from mujoco import mjx
-from mujoco_playground._src import mjx_env
 
 from mjx_env import control, plausibility, randomize, task
 from mjx_env.config import EnvConfig, validate
-from mjx_env.scene import ARM_JOINTS, SCENE_XML, default_impl, load_mj_model, put_model, qpos_index
+from mjx_env.env_base import Env, State
+from mjx_env.scene import ARM_JOINTS, default_impl, load_mj_model, put_model, qpos_index
 
 # The plausibility metrics, declared once: each step's physical measures (unit of each), the
 # step's flags (1.0 / 0.0), and the episode's verdict. Logs, traces, reports read these names.
@@ -50,15 +49,13 @@ METRIC_KEYS = ("success", "goal_distance", "yaw_error", "nan_action", "nan_physi
                             "implausible")) + PLAUSIBILITY_KEYS
 
 
-class PaperReturn(mjx_env.MjxEnv):
+class PaperReturn(Env):
     """Slide an A5 sheet into the red tape square. Observation: 25 floats (`task.OBS_SLICES`)."""
 
     def __init__(self, config: EnvConfig = EnvConfig()):
         self.config = validate(config)
         self.impl = config.impl or default_impl()
         self.outer_batch = 1  # copies of each batch vmapped outside the env (`vmapped`)
-        super().__init__(config_dict.ConfigDict(
-            {"ctrl_dt": config.ctrl_dt, "sim_dt": config.sim_dt, "impl": self.impl}))
         self._mj_model = load_mj_model(config.sim_dt)
         if config.solver_iterations is not None:
             self._mj_model.opt.iterations = config.solver_iterations
@@ -94,11 +91,7 @@ class PaperReturn(mjx_env.MjxEnv):
         env.outer_batch = copies
         return env
 
-    # --- Playground interface -------------------------------------------------------------
-    @property
-    def xml_path(self) -> str:
-        return str(SCENE_XML)
-
+    # --- Env interface -------------------------------------------------------------
     @property
     def action_size(self) -> int:
         return 6
@@ -115,7 +108,7 @@ class PaperReturn(mjx_env.MjxEnv):
         """The MJX model with one env's randomisation `info["dr"]` applied."""
         return randomize.apply(self._mjx_model, dr, self.ids)
 
-    def reset(self, rng: jax.Array) -> mjx_env.State:
+    def reset(self, rng: jax.Array) -> State:
         """A freshly randomised state: one env for a key (2,), a batch for keys (B, 2)."""
         if rng.ndim == 2:
             return jax.vmap(lambda k: self._reset(k, rng.shape[0]))(rng)
@@ -125,7 +118,7 @@ class PaperReturn(mjx_env.MjxEnv):
                              "one env and overflow it)")
         return self._reset(rng, 1)
 
-    def _reset(self, rng: jax.Array, batch: int) -> mjx_env.State:
+    def _reset(self, rng: jax.Array, batch: int) -> State:
         cfg = self.config
         rng, k_dr, k_dist, k_dir, k_yaw, k_arm = jax.random.split(rng, 6)
         dr = randomize.sample(k_dr, cfg.randomization, self._mj_model.nlight)
@@ -142,7 +135,7 @@ class PaperReturn(mjx_env.MjxEnv):
         return self.reset_to(rng, dr, paper, arm, batch)
 
     def reset_to(self, rng: jax.Array, dr: dict, paper_qpos: jax.Array, arm_qpos: jax.Array,
-                 batch: int = 1) -> mjx_env.State:
+                 batch: int = 1) -> State:
         """State with the paper free joint at `paper_qpos` (7,) (m, wxyz quat) and the arm at
         `arm_qpos` (6,) rad, at rest, randomisation `dr`, as one of `batch` envs stepped together
         (sizes MuJoCo Warp's shared contact buffer). Tests use it to set exact states."""
@@ -153,8 +146,8 @@ class PaperReturn(mjx_env.MjxEnv):
         if self.impl == "warp":
             kwargs = {"naconmax": self.config.naconmax_per_env * batch * self.outer_batch,
                       "njmax": self.config.njmax}
-        data = mjx_env.make_data(self._mj_model, qpos=qpos, ctrl=arm_qpos, impl=self.impl,
-                                 device=jax.local_devices()[0], **kwargs)
+        data = mjx.make_data(self._mj_model, impl=self.impl, device=jax.local_devices()[0],
+                             **kwargs).replace(qpos=qpos, ctrl=arm_qpos)
         data = mjx.forward(self.model_for(dr), data)
         goal_dist = jp.linalg.norm(self.target[:2] - paper_qpos[:2])
         info = {
@@ -170,15 +163,15 @@ class PaperReturn(mjx_env.MjxEnv):
         metrics = {k: jp.float32(0.0) for k in METRIC_KEYS}
         metrics["goal_distance"] = goal_dist.astype(jp.float32)
         metrics.update(self._plausibility(data))
-        return mjx_env.State(data, self._observe(data), jp.float32(0.0), jp.float32(0.0), metrics, info)
+        return State(data, self._observe(data), jp.float32(0.0), jp.float32(0.0), metrics, info)
 
-    def step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:
+    def step(self, state: State, action: jax.Array) -> State:
         """The next state: one env (`action` (6,)) or a batch (`action` (B, 6), `state` batched)."""
         if action.ndim == 2 and action.shape[1:] == (6,) and state.obs.ndim == 2:
             return jax.vmap(self.step)(state, action)
         return self._step(state, action)
 
-    def _step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:
+    def _step(self, state: State, action: jax.Array) -> State:
         cfg = self.config
         if action.shape != (6,) or state.obs.ndim != 1:
             raise ValueError(f"action must have shape (6,) per env or (B, 6) for a batched state, "
@@ -280,8 +273,8 @@ def _vmapped(x) -> bool:
     return isinstance(x, BatchTracer)
 
 
-def set_base(state: mjx_env.State, base_target: jax.Array, active: jax.Array | float = 1.0
-             ) -> mjx_env.State:
+def set_base(state: State, base_target: jax.Array, active: jax.Array | float = 1.0
+             ) -> State:
     """`state` with the base joint target (..., 6) rad for the next step (`active` 0 = hold)."""
     info = dict(state.info)
     info["base_target"] = jp.asarray(base_target, jp.float32)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jp
 from brax.envs.wrappers import training as brax_training
-from mujoco_playground._src import mjx_env
+
+from mjx_env.env_base import State
 
 EPISODE_KEYS = ("steps", "truncation", "episode_done", "episode_metrics")
 RNG_KEY = "auto_reset_rng"
@@ -23,14 +24,14 @@ class FreshAutoReset(brax_training.Wrapper):
     `info["final_obs"]` holds the observation reached before any reset (to bootstrap the value
     of a time-out)."""
 
-    def reset(self, rng: jax.Array) -> mjx_env.State:
+    def reset(self, rng: jax.Array) -> State:
         keys = jax.vmap(jax.random.split)(rng)
         state = self.env.reset(keys[:, 1])
         state.info[RNG_KEY] = keys[:, 0]
         state.info[FINAL_OBS] = state.obs
         return state
 
-    def step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:
+    def step(self, state: State, action: jax.Array) -> State:
         info = dict(state.info)
         info["steps"] = jp.where(state.done, jp.zeros_like(info["steps"]), info["steps"])
         state = self.env.step(state.replace(info=info, done=jp.zeros_like(state.done)), action)

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import jax.numpy as jp
 import numpy as np
 import pytest
-from mujoco_playground._src import mjx_env
 
 from bridge.base import make_base
+from mjx_env.env_base import State
 from mjx_env.rollout import TRACE_KEYS
 from ppo import evaluate as evaluate_mod
 from ppo.evaluate import evaluate_base
@@ -126,7 +126,7 @@ class _CountingEnv:
     def reset(self, keys):
         n = keys.shape[0]
         zeros = jp.zeros(n)
-        return mjx_env.State(
+        return State(
             data={"t": jp.zeros(n, jp.int32)}, obs=jp.zeros((n, 25)), reward=zeros, done=zeros,
             metrics={k: zeros for k in (*TRACE_KEYS, "success")},
             info={"base_target": jp.zeros((n, 6)), "base_active": zeros, "last_target": jp.zeros((n, 6))})

@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKED = ("jax", "jaxlib", "mujoco", "mujoco-mjx", "warp-lang", "torch", "flax", "brax",
-           "playground", "imageio-ffmpeg", "tensorboardX")
+           "imageio-ffmpeg", "tensorboardX")
 CUDA_PLUGINS = ("jax-cuda12-plugin", "jax-cuda13-plugin")
 REINSTALL = "make install (rm -rf .venv first if it persists)"
 

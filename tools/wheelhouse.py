@@ -107,14 +107,14 @@ transformers==5.17.0 treescope triton==3.6.0 typer typing-extensions typing-insp
 wadler-lindig werkzeug wheel wrapt xarray xxhash yarl zipp
 """
 H200_PACKAGES = """
-mujoco==3.17.0 mujoco-mjx==3.17.0 warp-lang==1.18.0 playground==0.2.0 brax==0.14.2
+mujoco==3.17.0 mujoco-mjx==3.17.0 warp-lang==1.18.0 brax==0.14.2
 ml-collections==1.1.0 tensorboardX==2.6.5 pyzmq==27.3.0 lerobot==0.4.4
 diffusers==0.35.2 dm-tree==0.1.9 draccus==0.10.0 peft==0.17.1
 transformers==4.57.6 tokenizers==0.22.2 huggingface-hub==0.35.3
 """
-# Not shipped there even where a shipped wheel names it: mediapy (playground's video helper; it
-# needs IPython and its dozen dependencies; this project writes videos with imageio-ffmpeg,
-# and the GPU runs write none), imageio-ffmpeg (no videos there).
+# Not shipped there even where a shipped wheel names it: mediapy (a video helper some wheels
+# name; it needs IPython and its dozen dependencies; this project writes videos with
+# imageio-ffmpeg, and the GPU runs write none), imageio-ffmpeg (no videos there).
 H200_EXCLUDE = "mediapy imageio-ffmpeg"
 PRESETS = {"nvidia-h200": dict(python_version="3.12", glibc="2.39", present=H200_PRESENT,
                                packages=H200_PACKAGES, exclude=H200_EXCLUDE)}
