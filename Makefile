@@ -47,7 +47,7 @@ train: $(STAMP)
 	$(PY) -m ppo.train $(ARGS)
 
 bench: $(STAMP)
-	$(PY) benchmarks/env_throughput.py $(ARGS)
+	$(PY) -m benchmarks.env_throughput $(ARGS)
 
 # make export CKPT=runs/<name>/checkpoints/<iteration> [OUT=dir] [ARGS=--force]
 # (OUT defaults to exports/<name>-<iteration>; CKPT may be a run dir: its latest checkpoint)

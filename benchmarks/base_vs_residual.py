@@ -12,7 +12,7 @@ base sees the units and frame size recorded in its policy.json), budget (--itera
 evaluation: --episodes fixed-seed episodes (ppo.evaluate.EVAL_SEED) of the base alone and of the
 *kept* checkpoint, plausible success with 95% Wilson CIs, and the selection's verdict.
 
-Run: python benchmarks/base_vs_residual.py [--rows scripted bc] [--noise 0.03] [--seeds 0 1]
+Run: python -m benchmarks.base_vs_residual [--rows scripted bc] [--noise 0.03] [--seeds 0 1]
 [--impl jax|warp] [--num-envs 16 --iterations 150] [--out ...]
 Writes benchmarks/results/residual_vs_base_{cpu,gpu}.json (by the JAX backend): {"rows":
 [{"base", "seed", "alone": {...}, "residual": {..., "checkpoint"}, "seeds", "env_steps",
@@ -25,7 +25,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, if not pip-installed
 import mjx_env  # noqa: E402,F401  (XLA CPU flag before JAX starts)
 
 import argparse  # noqa: E402
@@ -38,7 +37,7 @@ import time  # noqa: E402
 import jax  # noqa: E402
 
 from bridge.units import BridgeConfig  # noqa: E402
-from env_throughput import metadata, scene_settings  # noqa: E402
+from benchmarks.env_throughput import metadata, scene_settings  # noqa: E402
 from ppo.config import PPOConfig  # noqa: E402
 from mjx_env import control  # noqa: E402
 from ppo.config import TrainConfig, with_values  # noqa: E402
@@ -150,7 +149,7 @@ def main() -> None:
     todo = [specs[name] for name in args.rows] + [(f"scripted:{n:g}", None) for n in args.noise]
     saved = json.loads(out.read_text()) if out.exists() else {}
     rows = saved.get("rows", [])
-    command = shlex.join([sys.executable, *sys.argv])
+    command = shlex.join([sys.executable, "-m", "benchmarks.base_vs_residual", *sys.argv[1:]])
     cfg = ppo_config(args)
     for spec, horizon in todo:
         bridge = bc_bridge(args.bc_weights) if spec.startswith("torch:") else BridgeConfig()

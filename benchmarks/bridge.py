@@ -18,20 +18,18 @@ and loaded like a real one (bridge.gr00t), per chunk at each of --batches: rende
 path on the host), the model's get_action, and the whole bridged chunk with the fast path;
 the bridge's share = (render + hand-off + fast preprocessing) / model. Writes
 benchmarks/results/bridge_gr00t_<cpu|gpu>.json. On one GPU (bf16, the N1.5-3B shapes):
-  XLA_PYTHON_CLIENT_MEM_FRACTION=0.3 python benchmarks/bridge.py --base gr00t \
+  XLA_PYTHON_CLIENT_MEM_FRACTION=0.3 python -m benchmarks.bridge --base gr00t \
       --random-weights full --batches 64 256 1024
-On this CPU: python benchmarks/bridge.py --base gr00t --random-weights tiny
+On this CPU: python -m benchmarks.bridge --base gr00t --random-weights tiny
 
-Run: `python benchmarks/bridge.py` (CPU defaults are small), e.g. on a GPU
-  python benchmarks/bridge.py --batches 256 1024 4096 --chunk-envs 1024 --train-envs 1024
+Run: `python -m benchmarks.bridge` (CPU defaults are small), e.g. on a GPU
+  python -m benchmarks.bridge --batches 256 1024 4096 --chunk-envs 1024 --train-envs 1024
 Writes benchmarks/results/bridge_<cpu|gpu>.json (override with --out) and prints tables.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, if not pip-installed
 import mjx_env  # noqa: E402,F401  (XLA CPU flag before JAX starts)
 
 import argparse  # noqa: E402
@@ -49,7 +47,7 @@ from bridge.base import BasePolicy  # noqa: E402
 from bridge.render import Renderer  # noqa: E402
 from bridge.torch_base import model_base  # noqa: E402
 from bridge.units import BridgeConfig  # noqa: E402
-from env_throughput import metadata  # noqa: E402
+from benchmarks.env_throughput import metadata  # noqa: E402
 from mjx_env.paper_return import make, set_base  # noqa: E402
 from mjx_env.wrappers import wrap_for_training  # noqa: E402
 from ppo.agent import Agent  # noqa: E402

@@ -5,16 +5,14 @@ scene's own contact pairs) pressed with 0.5 / 1.5 / 3 / 10 N and dragged 5 cm in
 hovering 5 mm above the sheet, in MuJoCo C at 2 kHz (ground truth) and at the product's 360 Hz
 in MuJoCo C, MJX jax and MJX warp.
 
-    python benchmarks/contact.py [--forces 0.5 1.5 3 10] [--engines C jax warp]
+    python -m benchmarks.contact [--forces 0.5 1.5 3 10] [--engines C jax warp]
 
 Writes benchmarks/results/contact_<cpu|gpu>.json and prints a table (mm, fractions).
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import mjx_env  # noqa: E402,F401  (XLA CPU flag before JAX starts)
 
 import argparse  # noqa: E402

@@ -1,7 +1,7 @@
 """Which MJX impl should a CPU train with? jax vs warp on this CPU, measured on one trained policy.
 
-    .venv/bin/python benchmarks/cpu_impl_choice.py runs/ppo            # a CPU `make train` run
-    .venv/bin/python benchmarks/cpu_impl_choice.py runs/ppo --episodes 8 --out /tmp/c.json
+    .venv/bin/python -m benchmarks.cpu_impl_choice runs/ppo            # a CPU `make train` run
+    .venv/bin/python -m benchmarks.cpu_impl_choice runs/ppo --episodes 8 --out /tmp/c.json
 
 Per impl, with the run's env config:
 - env steps/s of the batched `env.step` at the CPU default env count (`ppo.config.CPU_DEFAULTS`),
@@ -19,10 +19,8 @@ measurement supports) and prints a table.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import mjx_env  # noqa: E402,F401  (XLA CPU flag before JAX starts)
 
 import argparse  # noqa: E402

@@ -2,8 +2,8 @@
 pose vs the pose estimated from the top camera, scripted base alone and with an exported residual,
 over fixed reset seeds; loop timing. Writes benchmarks/results/deploy_sim_cpu.json.
 
-    MUJOCO_GL=egl .venv/bin/python benchmarks/deploy_sim.py --residual exports/scripted-40
-    .venv/bin/python benchmarks/deploy_sim.py --episodes 4 --out /tmp/d.json   # quick look
+    MUJOCO_GL=egl .venv/bin/python -m benchmarks.deploy_sim --residual exports/scripted-40
+    .venv/bin/python -m benchmarks.deploy_sim --episodes 4 --out /tmp/d.json   # quick look
 
 Each episode: SimRobot (one MJX env, impl="jax", domain randomisation on as in training) reset
 with key PRNGKey(seed); the loop reads joints in LeRobot degrees and a 224 px top-camera frame
@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import mjx_env  # noqa: E402,F401  (XLA CPU flag before JAX starts)
 
@@ -159,7 +158,7 @@ def main(argv=None) -> dict:
     out = {"device": f"CPU: {platform.processor() or platform.machine()} ({__import__('os').cpu_count()} cores, "
                      "shared with two other engineers' runs)",
            "backend": jax.default_backend(), "versions": {**versions, "python": platform.python_version()},
-           "command": " ".join(["MUJOCO_GL=egl .venv/bin/python benchmarks/deploy_sim.py", *(argv or sys.argv[1:])]),
+           "command": " ".join(["MUJOCO_GL=egl .venv/bin/python -m benchmarks.deploy_sim", *(argv or sys.argv[1:])]),
            "seeds": seeds, "episode_length": env.config.episode_length, "render_size": 224,
            "domain_randomisation": "on (training defaults)", "residual": residual_source(args.residual),
            "safety": "defaults (max step 30 deg, 10 pose misses), missed-deadline stop off (counted)",

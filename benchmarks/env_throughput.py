@@ -19,8 +19,8 @@ What it measures, per (impl, num_envs):
   * on CPU, jax at 64 envs in two subprocesses: XLA flag --xla_cpu_use_fusion_emitters=false
     (what mjx_env sets) vs =true (XLA's default), to check the flag still pays.
 
-Run: `make bench` (= `python benchmarks/env_throughput.py`), or e.g.
-  python benchmarks/env_throughput.py --impls jax --num-envs 64 256 --steps 50
+Run: `make bench` (= `python -m benchmarks.env_throughput`), or e.g.
+  python -m benchmarks.env_throughput --impls jax --num-envs 64 256 --steps 50
 Writes benchmarks/results/env_throughput_<cpu|gpu>.json (override with --out) and prints a table.
 """
 from __future__ import annotations
@@ -28,7 +28,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, if not pip-installed
 import mjx_env  # noqa: E402,F401  (sets the XLA CPU flag before JAX starts; must come first)
 
 import argparse
@@ -159,9 +158,9 @@ def flag_check(steps: int, repeats: int) -> list[dict]:
     """jax at 64 envs in fresh subprocesses with the fusion-emitter flag off (=mjx_env) and on."""
     rows = []
     for label, flags in (("fusion_emitters_off", FLAG_OFF), ("fusion_emitters_on", FLAG_ON)):
-        cmd = [sys.executable, __file__, "--single", "jax:64", "--steps", str(steps),
-               "--repeats", str(repeats)]
-        proc = subprocess.run(cmd, env={**os.environ, "XLA_FLAGS": flags},
+        cmd = [sys.executable, "-m", "benchmarks.env_throughput", "--single", "jax:64", "--steps",
+               str(steps), "--repeats", str(repeats)]
+        proc = subprocess.run(cmd, env={**os.environ, "XLA_FLAGS": flags}, cwd=ROOT.parent,
                               capture_output=True, text=True)
         try:
             row = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -183,7 +182,7 @@ def metadata() -> dict:
                 if ln.startswith("model name")), platform.processor())
     dev = jax.devices()[0]
     return {
-        "command": shlex.join([sys.executable, *sys.argv]),
+        "command": shlex.join([sys.executable, "-m", "benchmarks.env_throughput", *sys.argv[1:]]),
         "device": {"device_kind": dev.device_kind, "platform": dev.platform, "cpu_model": cpu,
                    "cpu_count": os.cpu_count()},
         "versions": {p: version(p) for p in ("jax", "jaxlib", "mujoco", "mujoco-mjx", "warp-lang",

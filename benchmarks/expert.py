@@ -2,17 +2,15 @@
 the plausibility audit (arm depth in the table, arm-table contact force, sheet lift and speed:
 max and 95th percentile over every step) and episode length, per MJX impl, over fixed-seed randomised episodes.
 
-    python benchmarks/expert.py                       # 128 episodes, jax and warp
-    python benchmarks/expert.py --impls warp --episodes 1024 --out /tmp/expert.json
+    python -m benchmarks.expert                       # 128 episodes, jax and warp
+    python -m benchmarks.expert --impls warp --episodes 1024 --out /tmp/expert.json
 
 Writes benchmarks/results/expert_<cpu|gpu>.json and prints a table.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import mjx_env  # noqa: E402,F401  (XLA CPU flag before JAX starts)
 
 import argparse  # noqa: E402

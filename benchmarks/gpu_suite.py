@@ -1,4 +1,4 @@
-"""Every GPU claim in one command with a time budget: `python benchmarks/gpu_suite.py`.
+"""Every GPU claim in one command with a time budget: `python -m benchmarks.gpu_suite`.
 
 Items run in order of value; each writes its own JSON as soon as it finishes
 (`<out-dir>/gpu_suite_<item>_<device>.json`: device, versions, this command, env count, solver
@@ -22,11 +22,11 @@ running item is recorded as stopped, finished items' files are never touched aga
      iteration throughput (zero base, the defaults) at 4096 and 8192 envs
 
 On one GPU (the results land in --out-dir; copy them into benchmarks/results/):
-    python benchmarks/gpu_suite.py --out-dir "$OUT" [--budget-min 9] [--cache-dir /tmp/suite_cache]
-    python benchmarks/gpu_suite.py --only a,c --set c.iterations=150
-    python benchmarks/gpu_suite.py --plan          # sizes and cost estimates, runs nothing
-On a CPU: python benchmarks/gpu_suite.py --smoke   (every item at toy size, into a temp dir)
-          python benchmarks/gpu_suite.py --param-count   (GR00T N1.5 full config on torch's meta
+    python -m benchmarks.gpu_suite --out-dir "$OUT" [--budget-min 9] [--cache-dir /tmp/suite_cache]
+    python -m benchmarks.gpu_suite --only a,c --set c.iterations=150
+    python -m benchmarks.gpu_suite --plan          # sizes and cost estimates, runs nothing
+On a CPU: python -m benchmarks.gpu_suite --smoke   (every item at toy size, into a temp dir)
+          python -m benchmarks.gpu_suite --param-count   (GR00T N1.5 full config on torch's meta
           device: parameter count vs the published N1.5-3B, no memory)
 
 Sizes: `SIZES` (GPU) and `SMOKE` (CPU toy), each overridable with --set item.key=value; the cost
@@ -64,10 +64,6 @@ from pathlib import Path  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-for _p in (str(HERE), str(ROOT)):  # repo root first: `bridge` is the package, not bridge.py
-    if _p in sys.path:
-        sys.path.remove(_p)
-    sys.path.insert(0, _p)
 
 ORDER = ("a", "c", "d", "b", "e", "f")  # by value: GR00T, the learning targets, the rest
 TITLES = {
@@ -271,7 +267,7 @@ class Suite:
         self.out_dir = Path(args.out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.deadline = T0 + args.budget_min * 60.0
-        self.command = shlex.join(["python", "benchmarks/gpu_suite.py", *args.argv])
+        self.command = shlex.join(["python", "-m", "benchmarks.gpu_suite", *args.argv])
         self.rows: list[dict] = []
         self.lock = threading.Lock()
         self.done = False
@@ -311,7 +307,7 @@ class Suite:
 
     def env_settings(self) -> dict:
         if "env_settings" not in self.memo:
-            from env_throughput import scene_settings
+            from benchmarks.env_throughput import scene_settings
             from mjx_env.config import EnvConfig
             from mjx_env.scene import default_impl
             cfg = EnvConfig()
@@ -329,13 +325,9 @@ class Suite:
         return self.memo["env"]
 
     def bench_bridge(self):
-        """benchmarks/bridge.py as a module (its name would shadow the bridge package)."""
-        if "bench_bridge" not in self.memo:
-            spec = importlib.util.spec_from_file_location("bench_bridge", HERE / "bridge.py")
-            mod = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(mod)
-            self.memo["bench_bridge"] = mod
-        return self.memo["bench_bridge"]
+        """The benchmarks.bridge module (imported on first use)."""
+        from benchmarks import bridge as bench_bridge
+        return bench_bridge
 
     def reset(self, n: int):
         import jax
@@ -615,7 +607,7 @@ def item_b(suite: Suite, s: dict) -> dict:
 def _train_row(suite: Suite, g: dict, render, n: int, timed: int) -> dict:
     """One env count of item b: the GR00T-base training iteration and where its time goes."""
     import jax
-    from env_throughput import bench_mjx
+    from benchmarks.env_throughput import bench_mjx
     from mjx_env.wrappers import wrap_for_training
     from ppo.agent import Agent
     bb, env, host = suite.bench_bridge(), suite.env(), g["host"]
@@ -664,7 +656,7 @@ def _train_row(suite: Suite, g: dict, render, n: int, timed: int) -> dict:
 
 def _seeds_run(suite: Suite, item: str, label: str, s: dict, base: str, bridge=None) -> dict:
     """benchmarks/seeds.py in this process, its JSON and plot as gpu_suite_<item>_<label>_<dev>."""
-    import seeds
+    from benchmarks import seeds
     name = f"gpu_suite_{item}_{label}_{suite.slug}"
     argv = ["--seeds", str(s["seeds"]), "--base", base, "--iterations", str(s["iterations"]),
             "--num-envs", str(s["num_envs"]), "--chunk", str(s["chunk"]),
@@ -680,7 +672,7 @@ def _seeds_run(suite: Suite, item: str, label: str, s: dict, base: str, bridge=N
     raw = suite.out_dir / f"{name}.json"
     raw.unlink(missing_ok=True)  # its content is embedded in the item's JSON
     png = suite.out_dir / f"{name}.png"
-    result["item_command"] = shlex.join(["python", "benchmarks/seeds.py", *argv])
+    result["item_command"] = shlex.join(["python", "-m", "benchmarks.seeds", *argv])
     result["plot"] = png.name if png.exists() else None
     return result
 
@@ -727,7 +719,7 @@ def item_d(suite: Suite, s: dict) -> dict:
 
 
 def item_e(suite: Suite, s: dict) -> dict:
-    import ppo_vs_brax
+    from benchmarks import ppo_vs_brax
     raw = suite.out_dir / f".gpu_suite_e_raw_{suite.slug}.json"
     argv = ["--env-steps", str(s["env_steps"]), "--evals", str(s["evals"]), "--num-envs", str(s["num_envs"]),
             "--brax-num-envs", str(s["brax_num_envs"]), "--eval-episodes", str(s["eval_episodes"]),
@@ -739,7 +731,7 @@ def item_e(suite: Suite, s: dict) -> dict:
     record = ppo_vs_brax.main(argv)
     suite.state["warp"] = True
     raw.unlink(missing_ok=True)
-    record["item_command"] = shlex.join(["python", "benchmarks/ppo_vs_brax.py",
+    record["item_command"] = shlex.join(["python", "-m", "benchmarks.ppo_vs_brax",
                                          *[a for a in argv if a not in ("--out", str(raw))]])
     o, b = record["results"]["ours"], record["results"]["brax"]
     reach = lambda r: (f"{r['reached_80']['env_steps'] / 1e6:.2f}M steps / {r['reached_80']['wall_s']:.0f} s"  # noqa: E731
@@ -750,7 +742,7 @@ def item_e(suite: Suite, s: dict) -> dict:
 
 
 def item_f(suite: Suite, s: dict) -> dict:
-    from env_throughput import bench_mjx
+    from benchmarks.env_throughput import bench_mjx
     impl = suite.env().impl
     env_rows, train_rows, skipped = [], [], []
     for n in s["env_num_envs"]:

@@ -12,15 +12,14 @@ Differences that remain by design: Playground's settings (2048 envs, unroll 10, 
 env per update, a 4 x 32 policy and 5 x 256 value network, entropy 2e-2, clip 0.3) against our
 defaults (`ppo.agent.PPOConfig`); Brax masks time-out steps out of its loss (ours bootstraps).
 
-    python benchmarks/ppo_vs_brax.py                                  # CPU: tiny, ~15 minutes
-    python benchmarks/ppo_vs_brax.py --env-steps 8000000 --evals 8    # GPU
+    python -m benchmarks.ppo_vs_brax                                  # CPU: tiny, ~15 minutes
+    python -m benchmarks.ppo_vs_brax --env-steps 8000000 --evals 8    # GPU
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, if not pip-installed
 import mjx_env  # noqa: E402,F401  (XLA CPU flag first)
 
 import argparse  # noqa: E402
@@ -31,7 +30,6 @@ import time  # noqa: E402
 from importlib import metadata  # noqa: E402
 
 import jax  # noqa: E402
-import numpy as np  # noqa: E402
 
 from ppo import brax_baseline  # noqa: E402
 from ppo.config import CPU_DEFAULTS, PPOConfig  # noqa: E402
@@ -134,7 +132,7 @@ def main(argv=None) -> dict:
     record = {
         "question": "Does our PPO with its defaults learn faster than Brax PPO with Playground's "
                     "manipulation settings, on the same env and budget?",
-        "command": " ".join(["python benchmarks/ppo_vs_brax.py", *sys.argv[1:]]),
+        "command": " ".join(["python -m benchmarks.ppo_vs_brax", *sys.argv[1:]]),
         "device": {"device_kind": device.device_kind, "platform": device.platform,
                    "impl": eval_agent.env.impl},
         "versions": {**{k: metadata.version(k) for k in ("jax", "brax", "flax", "optax", "mujoco",

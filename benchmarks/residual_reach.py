@@ -7,17 +7,15 @@ reach = alpha x action_scale rad per unit action (`mjx_env.control.residual_scal
 base). No learned residual can do better than this, so its success is the ceiling that the
 reach sets for residual PPO on that base. Reach 0 is the base alone.
 
-    python benchmarks/residual_reach.py                          # noise 0.05, 5 reaches, 128 episodes
-    python benchmarks/residual_reach.py --noise 0.03 0.05 --reach 0 0.035 0.07 --episodes 64
+    python -m benchmarks.residual_reach                          # noise 0.05, 5 reaches, 128 episodes
+    python -m benchmarks.residual_reach --noise 0.03 0.05 --reach 0 0.035 0.07 --episodes 64
 
 Writes benchmarks/results/residual_reach_<cpu|gpu>.json and prints a table.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import mjx_env  # noqa: E402,F401  (XLA CPU flag before JAX starts)
 
 import argparse  # noqa: E402

@@ -1,7 +1,7 @@
 """Training env steps/s against device count: weak and strong scaling of `ppo.sharding`.
 
-    python benchmarks/scaling.py                       # CPU: 4 forced host devices
-    python benchmarks/scaling.py --envs-per-device 2048 --devices 1 2 4 8   # GPUs
+    python -m benchmarks.scaling                       # CPU: 4 forced host devices
+    python -m benchmarks.scaling --envs-per-device 2048 --devices 1 2 4 8   # GPUs
 
 Weak scaling keeps the envs per device (`--envs-per-device`) and grows the global batch;
 strong scaling keeps the global batch (`--envs-per-device` x the largest device count) and
@@ -20,7 +20,6 @@ import sys
 if "--xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "") \
         and "--no-force" not in sys.argv:
     os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
@@ -137,7 +136,7 @@ def main(argv=None) -> dict:
               "cpu_count": os.cpu_count(), "jax": jax.__version__, "mujoco": mujoco.__version__,
               "impl": build(with_values(TrainConfig(), impl=args.impl))[0].impl,
               "settings": {k: v for k, v in vars(args).items() if k != "out"},
-              "command": "python benchmarks/scaling.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "command": "python -m benchmarks.scaling " + " ".join(argv if argv is not None else sys.argv[1:]),
               "single_device_ab": ab, "rows": rows}
     out = Path(args.out or RESULTS / f"scaling_{jax.default_backend()}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,16 +10,15 @@ which the training curve first reaches 80% plausible success, arm depth / sheet 
 max, and env steps/s. Writes benchmarks/results/<name>.json and <name>.png (mean and 95% CI
 of the training plausible success against env steps and wall-clock).
 
-    python benchmarks/seeds.py                                   # CPU: 2 seeds, a few minutes
-    python benchmarks/seeds.py --seeds 3 --name learning_gpu     # GPU: the defaults, 3 seeds
-    python benchmarks/seeds.py --seeds 2 --sweep ent_coef=0.003,0.01 --iterations 100
+    python -m benchmarks.seeds                                   # CPU: 2 seeds, a few minutes
+    python -m benchmarks.seeds --seeds 3 --name learning_gpu     # GPU: the defaults, 3 seeds
+    python -m benchmarks.seeds --seeds 2 --sweep ent_coef=0.003,0.01 --iterations 100
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, if not pip-installed
 import mjx_env  # noqa: E402,F401  (XLA CPU flag first)
 
 import argparse  # noqa: E402
@@ -204,7 +203,7 @@ def main(argv=None, bridge=None) -> dict:
     total_sps = len(runs) * run.iterations * ppo.num_envs * ppo.unroll_length / wall[-1]
     result = {
         "question": "Do the defaults learn the task, reliably across seeds (plausible success)?",
-        "command": " ".join(["python benchmarks/seeds.py", *sys.argv[1:]]),
+        "command": " ".join(["python -m benchmarks.seeds", *sys.argv[1:]]),
         "device": {"device_kind": jax.devices()[0].device_kind, "platform": jax.default_backend(),
                    "impl": agent.env.impl},
         "versions": {**{n: metadata.version(n) for n in PACKAGES}, "python": platform.python_version()},

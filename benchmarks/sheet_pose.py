@@ -6,8 +6,8 @@ seeds, domain randomisation on as in training (camera +-1 cm, lights), at reset 
 each image size; runs the estimator on every frame; prints a table and writes
 benchmarks/results/sheet_pose_cpu.json.
 
-    MUJOCO_GL=egl .venv/bin/python benchmarks/sheet_pose.py            # 256 + 256 frames, 224/448 px
-    .venv/bin/python benchmarks/sheet_pose.py --batches 1 --sizes 224   # quick look
+    MUJOCO_GL=egl .venv/bin/python -m benchmarks.sheet_pose            # 256 + 256 frames, 224/448 px
+    .venv/bin/python -m benchmarks.sheet_pose --batches 1 --sizes 224   # quick look
 """
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 WRONG_MM, WRONG_DEG = 10.0, 5.0  # an accepted pose this far off counts as a silent failure
 
@@ -155,7 +154,7 @@ def main(argv=None):
             for why, n in sorted(r["failure_reasons"].items(), key=lambda kv: -kv[1]):
                 print(f"{'':>20} {n:>4} x {why}")
     out = {"device": device(), "versions": versions(),
-           "command": "MUJOCO_GL=egl .venv/bin/python benchmarks/sheet_pose.py " + " ".join(sys.argv[1:] if argv is None else argv),
+           "command": "MUJOCO_GL=egl .venv/bin/python -m benchmarks.sheet_pose " + " ".join(sys.argv[1:] if argv is None else argv),
            "image_sizes": args.sizes, "frames_per_kind": {k: len(v) for k, v in truth.items()},
            "reset_seeds": [1000 + b for b in range(args.batches)], "envs_per_batch": args.envs,
            "mid_episode_steps": args.mid_steps,

@@ -5,15 +5,13 @@ Why: impl="jax" and impl="warp" agree on short rollouts (tests) but, with the so
 at 6 iterations, not on whole episodes where the fingertip pushes the sheet (README "Backends").
 The scene's budget (12 / 8) comes from this benchmark.
 
-Run: python benchmarks/solver_iterations.py [--base scripted:0.02] [--settings jax:6:8 jax:12:8 ...]
+Run: python -m benchmarks.solver_iterations [--base scripted:0.02] [--settings jax:6:8 jax:12:8 ...]
 Writes benchmarks/results/solver_iterations_<cpu|gpu>.json (override with --out).
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, if not pip-installed
 import mjx_env  # noqa: E402,F401  (XLA CPU flag before JAX starts)
 
 import argparse  # noqa: E402
@@ -23,7 +21,7 @@ import time  # noqa: E402
 import jax  # noqa: E402
 
 from bridge.base import make_base  # noqa: E402
-from env_throughput import metadata  # noqa: E402
+from benchmarks.env_throughput import metadata  # noqa: E402
 from mjx_env.paper_return import make  # noqa: E402
 from ppo.evaluate import evaluate_base, summary  # noqa: E402
 

@@ -10,7 +10,7 @@ SEED = 0
 
 
 # 64 episodes on jax (CI's default impl), 48 on warp (3x slower on a CPU): the test's budget;
-# the 128- and 1024-episode figures are in README "Scripted expert" (python benchmarks/expert.py).
+# the 128- and 1024-episode figures are in README "Scripted expert" (python -m benchmarks.expert).
 @pytest.mark.parametrize("impl, episodes", [("jax", 64), ("warp", 48)])
 def test_expert_succeeds_plausibly_in_randomised_episodes(impl, episodes):
     env = make(impl=impl)

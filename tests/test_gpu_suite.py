@@ -1,9 +1,9 @@
-"""benchmarks/gpu_suite.py: every item at toy size on the CPU (--smoke) writes a well-formed JSON;
+"""benchmarks.gpu_suite: every item at toy size on the CPU (--smoke) writes a well-formed JSON;
 the budget skips what cannot fit and a run stopped at the budget keeps its summary; the full
 GR00T N1.5 config builds on torch's meta device with a parameter count near the published 3B."""
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import os
 import subprocess
@@ -15,31 +15,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITE = ROOT / "benchmarks" / "gpu_suite.py"
 ITEMS = ("a", "b", "c", "d", "e", "f")
 
 
 def load_suite():
-    """The module, imported without leaving its sys.path entries behind."""
-    path = list(sys.path)
-    spec = importlib.util.spec_from_file_location("gpu_suite_under_test", SUITE)
-    mod = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path[:] = path
-    return mod
+    """The module benchmarks.gpu_suite (imported as `python -m benchmarks.gpu_suite` runs it)."""
+    return importlib.import_module("benchmarks.gpu_suite")
 
 
 def run_suite(tmp_path: Path, *args: str, timeout: float = 1500) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_LEROBOT_HOME": str(tmp_path / "lerobot"), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, str(SUITE), "--out-dir", str(tmp_path / "out"), *args],
+    return subprocess.run([sys.executable, "-m", "benchmarks.gpu_suite", "--out-dir", str(tmp_path / "out"), *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 # make test runs the cheap items (a, b, f: ~1.5 min on 2 cores); c, d and e compile whole
 # training programs and Brax (~10 min together on 2 cores with a cold cache): they run with
-# GPU_SUITE_SMOKE_ALL=1, as `python benchmarks/gpu_suite.py --smoke` does.
+# GPU_SUITE_SMOKE_ALL=1, as `python -m benchmarks.gpu_suite --smoke` does.
 SMOKE_ALL = os.environ.get("GPU_SUITE_SMOKE_ALL") == "1"
 SMOKE_ITEMS = ITEMS if SMOKE_ALL else ("a", "b", "f")
 
@@ -48,7 +40,7 @@ def _check_common(out: Path, item: str) -> None:
     record = json.loads((out / f"gpu_suite_{item}_cpu.json").read_text())
     assert "error" not in record, (item, record.get("error"), record.get("traceback"))
     assert record["item"] == item and record["smoke"] is True
-    assert record["device"]["device_kind"] == "cpu" and record["command"].startswith("python benchmarks/gpu_suite.py")
+    assert record["device"]["device_kind"] == "cpu" and record["command"].startswith("python -m benchmarks.gpu_suite")
     for pkg in ("jax", "jaxlib", "mujoco", "mujoco-mjx", "warp-lang", "flax", "optax", "python"):
         assert record["versions"][pkg], (item, pkg)
     assert record["env"]["solver"]["iterations"] >= 1 and record["env"]["impl"] == "warp"
@@ -99,7 +91,7 @@ def test_the_budget_stops_a_running_item_and_keeps_the_summary(tmp_path, monkeyp
     suite = gs.Suite.__new__(gs.Suite)
     args = type("Args", (), {"budget_min": 0.0, "items": ["a", "c"], "cache_dir": None, "smoke": True})()
     suite.args, suite.sizes, suite.smoke, suite.gpu = args, gs.SMOKE, True, False
-    suite.device, suite.slug, suite.command = {"device_kind": "cpu"}, "cpu", "python benchmarks/gpu_suite.py"
+    suite.device, suite.slug, suite.command = {"device_kind": "cpu"}, "cpu", "python -m benchmarks.gpu_suite"
     suite.out_dir, suite.workdir, suite.memo = tmp_path, tmp_path / "work", {}
     suite.rows = [{"item": "a", "title": gs.TITLES["a"], "status": "done", "wall_s": 1.0, "estimate_s": 1.0,
                    "file": "gpu_suite_a_cpu.json"}]
