@@ -37,7 +37,7 @@ from bridge import chunk_cache  # noqa: E402
 from mjx_env import coverage, plausibility  # noqa: E402
 from mjx_env.paper_return import set_base  # noqa: E402
 from mjx_env.scene import default_impl  # noqa: E402
-from ppo import evaluate  # noqa: E402
+from ppo import evaluate, evaluate_cli  # noqa: E402
 from ppo.config import CPU_DEFAULTS  # noqa: E402
 
 
@@ -125,12 +125,12 @@ def deepest_geoms(surface: ArmSurface, trace: np.ndarray) -> dict:
 
 def replay(config: dict, net: dict, hidden, impl: str, episodes: int, batch: int,
            geoms: bool) -> dict:
-    env, base = evaluate.build(config, impl)
-    residual = evaluate.actor_residual(net["actor"], net["stats"], hidden, base.active)
+    env, base = evaluate_cli.build(config, impl)
+    residual = evaluate_cli.actor_residual(net["actor"], net["stats"], hidden, base.active)
     t0 = time.perf_counter()
     result = evaluate.evaluate_base(env, base, episodes, evaluate.EVAL_SEED, residual, batch,
                                     f"replay {impl}")
-    row = evaluate.report(result, evaluate.summary(result), env.config)
+    row = evaluate_cli.report(result, evaluate.summary(result), env.config)
     row["replay_s"] = time.perf_counter() - t0
     if not geoms:
         return row
@@ -168,14 +168,14 @@ def main(argv=None) -> dict:
                    help="envs of the throughput rows (default: the CPU default)")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "cpu_impl_choice.json")
     a = p.parse_args(argv)
-    kind, source = evaluate._input_kind(Path(a.run))
-    config, net, hidden = evaluate.load_policy(kind, source)
+    kind, source = evaluate_cli._input_kind(Path(a.run))
+    config, net, hidden = evaluate_cli.load_policy(kind, source)
     rows = []
     trained = config["env"].get("impl") or default_impl()  # the impl the run trained with
     for impl in ("jax", "warp"):
-        env, _ = evaluate.build(config, impl)
+        env, _ = evaluate_cli.build(config, impl)
         row = {"impl": impl, "throughput": throughput(env, a.num_envs)}
-        row.update(replay(config, net, hidden, impl, a.episodes, evaluate.CPU_EVAL_ENVS,
+        row.update(replay(config, net, hidden, impl, a.episodes, evaluate_cli.CPU_EVAL_ENVS,
                           geoms=impl == trained))
         rows.append(row)
         print(f"{impl}: {row['throughput']['env_steps_per_s']:.0f} env steps/s at {a.num_envs} envs, "

@@ -1,15 +1,11 @@
-"""Fixed-seed success of a base policy, alone and with a residual, through the chunk cache.
+"""Fixed-seed success of a base policy, alone and with a residual, through the chunk cache (the
+trainer's evaluation; `python -m ppo.evaluate`'s command line is `ppo.evaluate_cli`).
 
 Episodes run in rounds of `batch` side by side (default: all at once); episode i uses key i of `jax.random.split(PRNGKey(seed), episodes)`, as
 `mjx_env.rollout.evaluate` does, so both give the same episodes.
 """
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import json
-import time
-from pathlib import Path
 from typing import Callable
 
 import jax
@@ -17,12 +13,9 @@ import jax.numpy as jp
 import numpy as np
 
 from bridge import chunk_cache
-from bridge.base import BasePolicy, check_bridge, make_base
-from cmdline import OneLineParser
-from mjx_env.paper_return import PaperReturn, set_base
+from bridge.base import BasePolicy
+from mjx_env.paper_return import set_base
 from mjx_env.rollout import TRACE_KEYS, episode_implausible, plausibility_summary, rate_with_ci
-from policy import exported as policy
-from ppo import export
 from ppo.progress import Episodes
 
 
@@ -219,178 +212,6 @@ def evaluate_policy(agent, ts, episodes: int, seed: int = EVAL_SEED, batch: int 
             for name, on in (("base_alone", 0.0), ("base_plus_residual", 1.0))}
 
 
-# --- `python -m ppo.evaluate <run | checkpoint | export>` ------------------------------------
-CLI_DOC = """`python -m ppo.evaluate <run dir | checkpoint dir | export dir>`: fixed-seed evaluation.
-
-    python -m ppo.evaluate runs/ppo                       # a run dir: its kept checkpoint
-    python -m ppo.evaluate exports/zero_cpu-150 --video 2 --out eval.json
-
-Runs --episodes episodes of the policy (the run's base plus the deterministic residual,
-tanh of the actor's mean) on the run's env config; episode i starts from key i of
-jax.random.split(PRNGKey(--seed), --episodes), so a rerun gives the same numbers. Prints success
-and plausible success with 95% Wilson CIs, mean return, mean episode length and the plausibility
-maxima and 95th percentiles; --out also writes them as JSON, --video N an MP4 of the first N
-episodes (top camera, with step, success and plausibility flags).
-"""
-CPU_EVAL_ENVS = 16  # episodes side by side on a CPU (on a GPU: all of them at once)
-
-
-def parse(argv=None) -> argparse.Namespace:
-    """The CLI's arguments; a bad one exits 2 with a one-line message, before anything compiles.
-    Adds `kind` ("export" or "checkpoint") and `source` (the export or checkpoint dir)."""
-    p = OneLineParser(prog="python -m ppo.evaluate", description=CLI_DOC,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("path", help="a run dir (its kept checkpoint: selection.json, else the latest), a checkpoint dir "
-                                "(<run>/checkpoints/<iteration>) or an export dir (manifest.json)")
-    p.add_argument("--episodes", type=int, default=64, help="episodes (default 64)")
-    p.add_argument("--seed", type=int, default=EVAL_SEED,
-                   help=f"episode seed (default {EVAL_SEED}: the episodes of the run's eval.json)")
-    p.add_argument("--num-envs", type=int, default=None,
-                   help=f"episodes side by side (default: all on a GPU, {CPU_EVAL_ENVS} on a CPU)")
-    p.add_argument("--impl", choices=("jax", "warp"), default=None,
-                   help="MJX backend (default: the run's, else the faster on this device)")
-    p.add_argument("--video", type=int, default=0, metavar="N",
-                   help="also write an MP4 of the first N episodes (default 0: none)")
-    p.add_argument("--video-out", default=None, metavar="FILE.mp4",
-                   help="the MP4 (default: --out with .mp4, else eval-<name>.mp4 here)")
-    p.add_argument("--out", default=None, metavar="FILE.json", help="also write the results as JSON")
-    args = p.parse_args(argv)
-    if args.episodes < 1:
-        p.error(f"--episodes must be >= 1, got {args.episodes}")
-    if args.num_envs is not None and args.num_envs < 1:
-        p.error(f"--num-envs must be >= 1, got {args.num_envs}")
-    if not 0 <= args.video <= args.episodes:
-        p.error(f"--video must be in 0..--episodes ({args.episodes}), got {args.video}")
-    try:
-        args.kind, args.source = _input_kind(Path(args.path))
-    except ValueError as e:
-        p.error(str(e))
-    return args
-
-
-def _input_kind(path: Path) -> tuple[str, Path]:
-    """("export", dir) for a dir with manifest.json, ("checkpoint", dir) for a run or checkpoint
-    dir; ValueError (one line) otherwise."""
-
-    if not path.exists():
-        raise ValueError(f"{path} does not exist")
-    if not path.is_dir():
-        raise ValueError(f"{path} is not a directory: expected a run, checkpoint or export dir")
-    if (path / "manifest.json").is_file():
-        return "export", path.resolve()
-    try:
-        return "checkpoint", export.find_checkpoint(path)
-    except ValueError:  # policy.exported.ExportError
-        raise ValueError(f"{path} is not a run dir (checkpoints/<iteration>), a checkpoint dir or "
-                         "an export dir (manifest.json)") from None
-
-
-def actor_residual(actor: dict, stats, hidden, base_active: float) -> Callable:
-    """`residual(obs (B, 25), base_action (B, 6) rad) -> (B, 6)` in (-1, 1): tanh of the actor's
-    mean on the normalised [obs, base_action * base_active] (the deterministic policy)."""
-    def residual(obs, base_action):
-        return policy.residual(actor, stats, obs, base_action * base_active, hidden=tuple(hidden))
-
-    return residual
-
-
-def load_policy(kind: str, source: Path) -> tuple[dict, dict, tuple[int, ...]]:
-    """(training config.json, {"actor", "stats"}, hidden) of an export or a checkpoint."""
-    if kind == "export":
-        pol = policy.load(source)
-        return pol.manifest["training_config"], {"actor": pol.actor, "stats": pol.stats}, pol.hidden
-    config = json.loads(export.config_path(source).read_text())
-    ppo = export.configs(config).ppo
-    params, stats = export.restore_params(source, ppo)
-    actor = export.saved_tree(params, stats, ppo.hidden)["actor"]  # the export's actor layers
-    return config, {"actor": actor, "stats": stats}, tuple(ppo.hidden)
-
-
-def build(config: dict, impl: str | None):
-    """(env, base) of a run's training config: its EnvConfig with `impl` (None: the run's), and
-    its base policy."""
-    cfg = export.configs(config)
-    run = cfg.run
-    env = PaperReturn(dataclasses.replace(cfg.env, impl=impl or cfg.env.impl))
-    check_bridge(run.base, cfg.bridge)  # one-line error before compiling
-    return env, make_base(run.base, env, run.base_horizon, run.base_refresh, config=cfg.bridge)
-
-
-def report(result: dict, summ: dict, env_config) -> dict:
-    """The CLI's results: `summary` plus mean episode length (steps and s), the env's deploy
-    stop threshold `max_target_gap` (rad) and arm-table force limit `max_table_force` (N)."""
-    steps = float(np.mean(result["steps"]))
-    return {**summ, "mean_episode_steps": steps, "mean_episode_s": steps * env_config.ctrl_dt,
-            "max_target_gap": env_config.max_target_gap,
-            "max_table_force": env_config.max_table_force}
-
-
-def format_report(r: dict) -> str:
-    """Human-readable lines of `report`'s dict (rates in %, lengths in mm, speeds in m/s)."""
-    (lo, hi), (plo, phi) = r["ci95"], r["plausible_ci95"]
-    mm = lambda k: f"{r[f'{k}_max'] * 1e3:.1f} / {r[f'{k}_p95'] * 1e3:.1f} mm"  # noqa: E731
-    return "\n".join([
-        f"  success            {r['success_rate']:6.1%}  (95% CI {lo:.1%}..{hi:.1%})",
-        f"  plausible success  {r['plausible_success_rate']:6.1%}  (95% CI {plo:.1%}..{phi:.1%})",
-        f"  mean return        {r['mean_return']:.3f}",
-        f"  mean length        {r['mean_episode_steps']:.1f} steps ({r['mean_episode_s']:.2f} s)",
-        f"  arm depth          {mm('arm_depth')} (max / p95)",
-        f"  arm-table force    {r['arm_table_force_max']:.1f} / {r['arm_table_force_p95']:.1f} N "
-        f"(max / p95; implausible above {r['max_table_force']:.0f})",
-        f"  sheet lift         {mm('paper_lift')} (max / p95)",
-        f"  sheet speed        {r['paper_speed_max']:.3f} / {r['paper_speed_p95']:.3f} m/s (max / p95)",
-        f"  target gap         {np.degrees(r['target_gap_max']):.1f} / {np.degrees(r['target_gap_p95']):.1f} deg "
-        f"(max / p95; deploy stops above {np.degrees(r['max_target_gap']):.0f})",
-        f"  implausible        {r['implausible_episodes']:.1%} of episodes "
-        f"({r['deploy_stop_episodes']:.1%} ended by deploy's safety stop)"])
-
-
-def main(argv=None) -> dict:
-    """The CLI (see CLI_DOC); returns the results written by --out."""
-    # `python -m ppo.evaluate --base <spec> ...`: the base alone, no run (ppo.base_check).
-    if any(a == "--base" or a.startswith("--base=") for a in (__import__("sys").argv[1:] if argv is None else argv)):
-        from ppo.base_check import main as base_check
-        return base_check(argv)
-    args = parse(argv)
-    start = time.monotonic()
-    try:
-        config, net, hidden = load_policy(args.kind, args.source)
-        default_envs = args.episodes if jax.default_backend() == "gpu" else CPU_EVAL_ENVS
-        batch = min(args.num_envs or default_envs, args.episodes)
-        env, base = build(config, args.impl)
-    except (ValueError, TypeError, OSError) as e:  # ExportError is a ValueError
-        raise SystemExit(f"python -m ppo.evaluate: error: {e}") from None
-    residual = actor_residual(net["actor"], net["stats"], hidden, base.active)
-    print(f"evaluating {args.source} ({args.kind}; base {base.name}, {args.episodes} episodes, "
-          f"seed {args.seed}, impl {env.impl}, {batch} envs side by side)", flush=True)
-    result = evaluate_base(env, base, args.episodes, args.seed, residual, batch, "evaluation")
-    out = {"source": str(args.source), "kind": args.kind, "base": base.name, "seed": args.seed,
-           "impl": env.impl, "num_envs": batch,
-           **report(result, summary(result), env.config)}
-    out["wall_s"] = time.monotonic() - start
-    print(format_report(out))
-    print(f"  evaluated in {out['wall_s']:.1f} s (compilation included)", flush=True)
-    if args.video:
-        from ppo.video import record
-
-        path = Path(args.video_out or (Path(args.out).with_suffix(".mp4") if args.out
-                                       else f"eval-{_name(args)}.mp4"))
-        out["video"] = record(env, base, residual, args.video, path, args.seed, args.episodes,
-                              progress=True)
-        print(f"  video: {path} ({args.video} episodes, {out['video']['frames']} frames, "
-              f"{out['video']['seconds']:.1f} s)")
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(out, indent=1))
-        print(f"  results: {args.out}")
-    return out
-
-
-def _name(args) -> str:
-    """exports/<name> -> name; <run>/checkpoints/<iteration> -> <run>-<iteration>."""
-    src = args.source
-    return src.name if args.kind == "export" else f"{src.parent.parent.name}-{src.name}"
-
-
-if __name__ == "__main__":
+if __name__ == "__main__":  # `python -m ppo.evaluate`: the command line
+    from ppo.evaluate_cli import main
     main()

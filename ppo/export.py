@@ -36,7 +36,6 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jp
-import numpy as np
 import orbax.checkpoint as ocp
 
 from bridge.atomic import atomic_directory
@@ -46,61 +45,13 @@ from mjx_env.paper_return import PaperReturn
 from mjx_env.scene import ARM_JOINTS
 from policy import exported as pol
 from policy import networks
-from policy.networks import ActorCritic, RunningStats, init_stats, normalize
+from policy.networks import ActorCritic, RunningStats, normalize
 from ppo import selection
-from ppo.config import PPOConfig, RunConfig, TrainConfig, from_json
-from ppo.checkpoint import latest_checkpoint, reason, restore_fields
+from ppo.checkpoint import config_path, configs, find_checkpoint, restore_params
+from ppo.config import PPOConfig, RunConfig
 
 PLATFORMS = ("cpu", "cuda")  # lowered for both: the robot's computer may have either
 PACKAGES = ("jax", "jaxlib", "flax", "orbax-checkpoint", "mujoco", "numpy")
-
-
-def find_checkpoint(path) -> Path:
-    """A checkpoint dir (<run>/checkpoints/<iteration>), or a run dir's kept checkpoint: the
-    best evaluated one of its selection.json (`ppo.selection`), else (selection off, an older
-    run) its latest."""
-    path = Path(path)
-    if (path / "checkpoints").is_dir() and (latest := latest_checkpoint(path)) is not None:
-        kept = selection.kept_iteration(path)
-        path = latest if kept is None else path / "checkpoints" / str(kept)
-    if (path / "_CHECKPOINT_METADATA").is_file() and config_path(path).is_file():
-        return path.resolve()
-    raise pol.ExportError(f"{path} is neither a checkpoint (<run>/checkpoints/<iteration>, with "
-                          "config.json in it or in <run>) nor a run directory that holds one")
-
-
-def config_path(checkpoint: Path) -> Path:
-    """The checkpoint's config.json; runs from before checkpoints carried one: the run's (which
-    `--resume` keeps unchanged)."""
-    own = checkpoint / "config.json"
-    return own if own.is_file() else checkpoint.parent.parent / "config.json"
-
-
-def configs(config: dict) -> TrainConfig:
-    """The run's TrainConfig from a checkpoint's config.json (`ppo.config.from_json`)."""
-    try:
-        return from_json(config)
-    except (KeyError, TypeError) as e:
-        raise pol.ExportError(f"the checkpoint's config.json does not fit this code's TrainConfig "
-                              f"(run, ppo, env, bridge): {e}") from None
-
-
-def restore_params(checkpoint: Path, ppo: PPOConfig) -> tuple[dict, RunningStats]:
-    """(Flax params of the whole ActorCritic, normaliser) of a checkpoint, as numpy: only its
-    `params` and `stats` subtrees are read (ppo.checkpoint), so the env state (whose structure
-    depends on the MJX impl it was trained with) is never needed."""
-    net = ActorCritic(hidden=ppo.hidden, init_log_std=ppo.init_log_std)
-    templates = {"params": jax.eval_shape(net.init, jax.random.PRNGKey(0), jp.zeros((1, pol.POLICY_INPUT))),
-                 "stats": jax.eval_shape(lambda: init_stats(pol.POLICY_INPUT))}
-    try:
-        stored = restore_fields(checkpoint, templates)
-    except Exception as e:  # noqa: BLE001  (orbax raises many kinds)
-        raise pol.ExportError(f"{checkpoint}: could not read the params with its config's network "
-                              f"({list(ppo.hidden)}): {reason(e)}") from e
-    params, stats = stored["params"], stored["stats"]
-    if not all(np.isfinite(x).all() for x in jax.tree.leaves((params, stats))):
-        raise pol.ExportError(f"{checkpoint}: non-finite params or normaliser")
-    return params, stats
 
 
 def saved_tree(params: dict, stats: RunningStats, hidden) -> dict:

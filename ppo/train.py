@@ -56,7 +56,7 @@ from cmdline import OneLineParser, add_fields, flag_values, given_flags, read_fi
 from mjx_env.config import validate as validate_env
 from mjx_env.paper_return import PaperReturn
 from mjx_env.wrappers import wrap_for_training
-from ppo import checkpoint, distributed, export, selection, sharding
+from ppo import checkpoint, distributed, selection, sharding
 from ppo.agent import Agent, TrainState
 from ppo.checkpoint import latest_checkpoint
 from ppo.config import (CPU_DEFAULTS, GPU_SELECT, SECTIONS, PPOConfig, TrainConfig, from_json, to_json,
@@ -481,7 +481,7 @@ def report(agent: Agent, ts: TrainState, history: list[dict], cfg: TrainConfig) 
     chosen = selection.read(out) if run.select_every else None
     kept = chosen["best"]["iteration"] if chosen and chosen.get("best") else int(ts.iteration)
     if kept != int(ts.iteration):  # eval.json, the video and the export take the kept checkpoint
-        params, stats = export.restore_params(out / "checkpoints" / str(kept), ppo)
+        params, stats = checkpoint.restore_params(out / "checkpoints" / str(kept), ppo)
         ts = ts.replace(params=params, stats=stats)
     events = EventLog(out)
     if history:

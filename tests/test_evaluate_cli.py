@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from ppo.evaluate import main
+from ppo.evaluate_cli import main
 from ppo.export import export, find_checkpoint
 from ppo import checkpoint
 from ppo.train import start

@@ -15,7 +15,7 @@ import pytest
 
 import ppo.export as export_mod
 from mjx_env import control
-from ppo.checkpoint import latest_checkpoint
+from ppo.checkpoint import latest_checkpoint, restore_params
 from ppo.export import export, jax_exported, main
 from policy.exported import ExportError, integrity_record, load, load_exported, to_torch
 from ppo.train import train
@@ -68,7 +68,7 @@ def test_params_restore_from_a_relative_checkpoint_path(run, monkeypatch):
     relative to the working directory (orbax itself accepts absolute paths only)."""
     agent, ts, out = run
     monkeypatch.chdir(out.parent)
-    params, stats = export_mod.restore_params(Path(out.name) / "checkpoints" / "3", TINY)
+    params, stats = restore_params(Path(out.name) / "checkpoints" / "3", TINY)
     for a, b in zip(jax.tree.leaves(ts.params), jax.tree.leaves(params)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 

@@ -570,9 +570,9 @@ def test_base_check_refusals_exit_2_in_one_line(argv, message, capsys):
 
 
 def test_ppo_evaluate_with_base_is_the_base_check(capsys):
-    from ppo import evaluate
+    from ppo import evaluate_cli
     with pytest.raises(SystemExit) as e:
-        evaluate.main(["--base=gr00t:/no/such/dir", "--alpha", "0", "--episodes", "3"])
+        evaluate_cli.main(["--base=gr00t:/no/such/dir", "--alpha", "0", "--episodes", "3"])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "python -m ppo.base_check: error: GR00T checkpoint directory" in err
 

@@ -68,7 +68,7 @@ def test_every_evaluation_is_recorded_and_the_best_is_kept(no_help):
     kept = want["iteration"]
     assert {p.name for p in checkpoint.checkpoints(out)} == {"3", str(kept)}  # --keep 1 + the best
     # the recorded numbers are evaluate_base's on the selection seeds: the kept checkpoint's
-    params, stats = export_mod.restore_params(out / "checkpoints" / str(kept), cfg.ppo)
+    params, stats = checkpoint.restore_params(out / "checkpoints" / str(kept), cfg.ppo)
     again = summary(evaluate_base(agent.env, agent.base, 4, selection.SELECT_SEED,
                                   lambda o, a: agent.deterministic_residual(params, stats, o, a)))
     assert again["mean_return"] == pytest.approx(want["mean_return"], rel=1e-5)
@@ -123,7 +123,7 @@ def test_the_best_checkpoint_not_the_last_is_kept_evaluated_and_exported(tmp_pat
     result = report(agent, ts, history, cfg)
     assert "selection: kept checkpoint 2, the best of 3 evaluations" in capsys.readouterr().out
     assert result["selection"]["checkpoint"] == 2 and result["selection"]["final_iteration"] == 3
-    params, _ = export_mod.restore_params(out / "checkpoints" / "2", cfg.ppo)
+    params, _ = checkpoint.restore_params(out / "checkpoints" / "2", cfg.ppo)
     for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(seen[0].params)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     exported = export_mod.main([str(out), str(tmp_path / "export")])  # no --force needed

@@ -4,6 +4,9 @@ the NaN guards (the base named as the cause), never overwriting a run."""
 import json
 import shlex
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import jax
@@ -241,3 +244,13 @@ def test_resume_takes_every_setting_from_the_run_and_checks_only_given_flags(
         assert stop.value.code == 2 and err.count("\n") == 1 and named in err, err
     (out / "config.json").unlink()
     assert train_mod.resume_config(["--resume", "--out", str(out)]) == tiny_run(out)
+
+
+def test_the_trainer_imports_no_export_evaluation_cli_or_video():
+    """The trainer core: `ppo.train` imports none of the export, `python -m ppo.evaluate`'s
+    command line or the video writer (the end-of-run report loads the video writer when asked)."""
+    code = ("import sys, ppo.train; print(sorted(m for m in ('ppo.export', 'ppo.evaluate_cli', "
+            "'ppo.video') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip().splitlines()[-1] == "[]", r.stdout + r.stderr
