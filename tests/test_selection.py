@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from ppo import checkpoint, export as export_mod, selection
-from ppo import train as train_mod
+from ppo import report as report_mod
 from ppo.evaluate import evaluate_base, summary
 from policy.exported import load
-from ppo.train import report, train
+from ppo.train import train
 from tiny import tiny_run
 
 
@@ -80,7 +80,7 @@ def test_a_residual_that_never_beats_the_base_says_so_and_is_not_exported(no_hel
     record = json.loads((out / "selection.json").read_text())
     assert record["base_alone"]["plausible_success_rate"] == 0.0 and record["residual_helped"] is False
     capsys.readouterr()
-    result = report(agent, ts, history, cfg)
+    result = report_mod.report(agent, ts, history, cfg)
     printed = capsys.readouterr().out
     assert "selection: the residual did not help: no evaluated checkpoint beat the base alone" in printed
     saved = json.loads((out / "eval.json").read_text())
@@ -116,11 +116,11 @@ def test_the_best_checkpoint_not_the_last_is_kept_evaluated_and_exported(tmp_pat
     assert [r.get("selection_best_iteration") for r in rows(out)] == [1, 2, 2]
     assert {p.name for p in checkpoint.checkpoints(out)} == {"2", "3"}
     seen = []
-    real = train_mod.evaluate_policy
-    monkeypatch.setattr(train_mod, "evaluate_policy",
+    real = report_mod.evaluate_policy
+    monkeypatch.setattr(report_mod, "evaluate_policy",
                         lambda agent, ts, *a, **k: seen.append(ts) or real(agent, ts, *a, **k))
     capsys.readouterr()
-    result = report(agent, ts, history, cfg)
+    result = report_mod.report(agent, ts, history, cfg)
     assert "selection: kept checkpoint 2, the best of 3 evaluations" in capsys.readouterr().out
     assert result["selection"]["checkpoint"] == 2 and result["selection"]["final_iteration"] == 3
     params, _ = checkpoint.restore_params(out / "checkpoints" / "2", cfg.ppo)
