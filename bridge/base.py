@@ -22,11 +22,15 @@ from __future__ import annotations
 from bridge.kinds import BUILTIN
 from bridge.kinds.kind import BaseKind, BasePolicy
 
-__all__ = ["BaseKind", "BasePolicy", "register", "kinds", "kind_of", "usage", "is_model_base", "make_base",
-           "check_spec", "check_bridge", "deploy_runtime"]
+__all__ = ["BaseKind", "BasePolicy", "UnknownBase", "register", "kind_of", "usage", "is_model_base",
+           "make_base", "check_spec", "check_bridge", "deploy_runtime"]
 
 _KINDS: dict[str, BaseKind] = {k.name: k for k in BUILTIN}
 _FLAG_NAMES = {"random_weights": "--random-weights", "gr00t_fast": "--gr00t-fast"}
+
+
+class UnknownBase(ValueError):
+    """A spec whose kind no registered kind has."""
 
 
 def register(kind: BaseKind) -> BaseKind:
@@ -35,11 +39,6 @@ def register(kind: BaseKind) -> BaseKind:
         raise ValueError(f"a base kind needs a name without ':', got {kind.name!r}")
     _KINDS[kind.name] = kind
     return kind
-
-
-def kinds() -> tuple[BaseKind, ...]:
-    """Every registered kind, built-in ones first."""
-    return tuple(_KINDS.values())
 
 
 def usage() -> str:
@@ -55,7 +54,7 @@ def kind_of(spec: str) -> tuple[BaseKind, str]:
         raise ValueError(LEGACY_SPEC)
     kind = _KINDS.get(name)
     if kind is None:
-        raise ValueError(f"unknown base {spec!r}: expected one of {usage()}")
+        raise UnknownBase(f"unknown base {spec!r}: expected one of {usage()}")
     kind.validate(spec, arg)
     return kind, arg
 
@@ -106,10 +105,8 @@ def deploy_runtime(spec: str) -> str:
     ValueError naming the problem; nothing is loaded."""
     try:
         kind, arg = kind_of(spec)
-    except ValueError as e:
-        if str(e).startswith("unknown base"):
-            raise ValueError(f"--base {spec!r}: expected {usage()}") from None
-        raise
+    except UnknownBase:
+        raise ValueError(f"--base {spec!r}: expected {usage()}") from None
     runtime = kind.deploy_runtime(spec, arg)
     if runtime is None:
         raise ValueError(f"--base {spec!r}: the deploy loop cannot run this base")

@@ -17,8 +17,8 @@ import jax
 import jax.numpy as jp
 import torch
 
-from bridge.kinds.kind import BasePolicy
 from bridge.dlpack import torch_call
+from bridge.kinds.kind import BasePolicy
 from bridge.render import Renderer
 from bridge.units import BridgeConfig, JointUnits, KeyLayout
 

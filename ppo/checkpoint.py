@@ -212,7 +212,7 @@ def configs(config: dict) -> TrainConfig:
 
 def restore_params(checkpoint: Path, ppo: PPOConfig) -> tuple[dict, RunningStats]:
     """(Flax params of the whole ActorCritic, normaliser) of a checkpoint, as numpy: only its
-    `params` and `stats` subtrees are read (ppo.checkpoint), so the env state (whose structure
+    `params` and `stats` subtrees are read (`restore_fields`), so the env state (whose structure
     depends on the MJX impl it was trained with) is never needed."""
     net = ActorCritic(hidden=ppo.hidden, init_log_std=ppo.init_log_std)
     templates = {"params": jax.eval_shape(net.init, jax.random.PRNGKey(0), jp.zeros((1, pol.POLICY_INPUT))),
