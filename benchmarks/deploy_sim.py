@@ -35,7 +35,7 @@ import mjx_env  # noqa: E402,F401  (XLA CPU flag before JAX starts)
 
 
 def wilson(k: int, n: int) -> dict:
-    from mjx_env.rollout import wilson_interval
+    from mjx_env.outcome import wilson_interval
 
     lo, hi = wilson_interval(int(k), int(n))
     return {"rate": float(k / n), "ci95": [float(lo), float(hi)], "count": int(k), "episodes": int(n)}

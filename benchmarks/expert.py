@@ -21,15 +21,16 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.env_throughput import metadata, scene_settings  # noqa: E402
-from mjx_env.expert import ScriptedExpert  # noqa: E402
+from bridge.base import make_base  # noqa: E402
+from mjx_env.outcome import plausibility_summary, rate_with_ci  # noqa: E402
 from mjx_env.paper_return import make  # noqa: E402
-from mjx_env.rollout import evaluate, plausibility_summary, rate_with_ci  # noqa: E402
+from ppo.evaluate import evaluate_base  # noqa: E402
 
 
 def run(impl: str, episodes: int, seed: int) -> dict:
     env = make(impl=impl)
     t0 = time.perf_counter()
-    result = evaluate(env, ScriptedExpert(env), episodes, seed=seed)
+    result = evaluate_base(env, make_base("scripted", env), episodes, seed=seed)
     return {"impl": impl, "episodes": episodes, "seed": seed, "seconds": time.perf_counter() - t0,
             "success": rate_with_ci(result["success"]),
             "plausible_success": rate_with_ci(result["plausible_success"]),

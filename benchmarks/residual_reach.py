@@ -31,8 +31,9 @@ from bridge.base import make_base  # noqa: E402
 from mjx_env import control  # noqa: E402
 from mjx_env.config import EnvConfig  # noqa: E402
 from mjx_env.expert import ScriptedExpert  # noqa: E402
+from mjx_env.outcome import plausibility_summary, rate_with_ci  # noqa: E402
 from mjx_env.paper_return import PaperReturn  # noqa: E402
-from mjx_env.rollout import evaluate, plausibility_summary, rate_with_ci  # noqa: E402
+from ppo.evaluate import SeededEvaluation  # noqa: E402
 
 
 def run(noise: float, reach: float, episodes: int, seed: int, impl: str | None) -> dict:
@@ -43,14 +44,12 @@ def run(noise: float, reach: float, episodes: int, seed: int, impl: str | None) 
     env = PaperReturn(cfg)
     expert, noisy = ScriptedExpert(env), make_base(f"scripted:{noise}", env)
 
-    def base(state):  # one env: the bridge's batched chunk on a batch of one, first step
-        return noisy.chunk(jax.tree_util.tree_map(lambda x: x[None], state))[0, 0]
-
-    def oracle(state):  # `evaluate` has set this step's noisy base target before calling it
-        offset = expert(state) - state.info["base_target"]
+    def oracle(params, state, base_action):  # (B, 6): the noisy base's offset from the expert
+        offset = jax.vmap(expert)(state) - base_action
         return jp.clip(offset / control.residual_scale(cfg, 1.0), -1.0, 1.0)
     t0 = time.perf_counter()
-    result = evaluate(env, base, episodes, seed=seed, action=oracle if reach else None)
+    evaluation = SeededEvaluation(env, noisy, oracle if reach else None, episodes)
+    result = evaluation(None, episodes, seed)
     return {"noise": noise, "reach": reach, "alpha": cfg.alpha,
             "action_scale": cfg.action_scale if reach else None,
             "episodes": episodes, "seed": seed, "impl": env.impl,

@@ -29,6 +29,10 @@ class ChunkCache(NamedTuple):
     calls: jax.Array  # int32 scalar: batched base calls so far
 
 
+# Which fields carry the env axis first (sharding splits them over devices); `calls` is shared.
+PER_ENV = ChunkCache(chunk=True, index=True, waiting=True, calls=False)
+
+
 def init(num_envs: int, horizon: int) -> ChunkCache:
     """Empty cache: every env refreshes on its first step."""
     return ChunkCache(jp.zeros((num_envs, horizon, 6)), jp.full((num_envs,), horizon, jp.int32),

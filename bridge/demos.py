@@ -38,11 +38,13 @@ import jax.numpy as jp
 import numpy as np
 from tqdm import tqdm
 
+from bridge import rollout
 from bridge.atomic import atomic_directory
+from bridge.base import make_base
 from bridge.render import Renderer
 from bridge.units import CHUNK_HORIZON
 from mjx_env.expert import ScriptedExpert
-from mjx_env.paper_return import PaperReturn, make, set_base
+from mjx_env.paper_return import PaperReturn, make
 from mjx_env.scene import ARM_JOINTS
 
 CAMERAS = ("top", "wrist")
@@ -58,32 +60,30 @@ def chunks(action: np.ndarray, horizon: int = CHUNK_HORIZON) -> np.ndarray:
 
 
 class Recorder:
-    """Jitted expert rollouts of a batch of episodes (one per key) with frames at `size` px."""
+    """Jitted expert rollouts (`bridge.rollout`, the `scripted` base: the expert, closed loop)
+    of a batch of episodes (one per key) with frames at `size` px."""
 
     def __init__(self, env: PaperReturn, size: int = 64):
         self.env, self.size = env, size
         self.renderer = Renderer(env, CAMERAS, size)  # keep alive: owns the render buffers
-        expert = jax.vmap(ScriptedExpert(env))
-        def one_step(state, _):
-            frames = self.renderer(state)
-            target = expert(state)
-            qpos = state.obs[:, :6]
-            state = env.step(set_base(state, target), jp.zeros_like(target))
-            out = (frames["top"], frames["wrist"], qpos, target, state.done > 0,
-                   state.metrics["success"] > 0, state.metrics["plausible_success"] > 0)
-            return state, out
+        expert = make_base("scripted", env)
 
-        self.reset = jax.jit(env.reset)
-        self.segment = jax.jit(lambda s: jax.lax.scan(one_step, s, None, SEGMENT))
+        def observe(before, target, after):  # the frames and joints the target was chosen from
+            frames = self.renderer(before)
+            return (frames["top"], frames["wrist"], before.obs[:, :6], target, after.done > 0,
+                    after.metrics["success"] > 0, after.metrics["plausible_success"] > 0)
 
-    def rollout(self, keys: jax.Array) -> list[dict]:
+        self.start = jax.jit(lambda keys: rollout.start(env, expert, keys))
+        self.segment = jax.jit(lambda c: rollout.segment(env, expert, None, c, SEGMENT, observe))
+
+    def episodes(self, keys: jax.Array) -> list[dict]:
         """Episodes for `keys` (batch, 2): a list of per-episode numpy dicts."""
-        state = self.reset(keys)
+        carry = self.start(keys)
         parts, length = [], self.env.config.episode_length
         for _ in range(-(-length // SEGMENT)):
-            state, out = self.segment(state)
-            parts.append([np.asarray(x) for x in out])
-            if np.concatenate([p[4] for p in parts]).any(axis=0).all():
+            carry, out = self.segment(carry)
+            parts.append([np.asarray(x) for x in out["observed"]])
+            if not np.asarray(carry.tally.alive).any():
                 break
         top, wrist, qpos, target, done, success, plausible = (
             np.concatenate([p[i] for p in parts])[:length] for i in range(7))
@@ -119,7 +119,7 @@ def generate(out: str | Path, episodes: int, size: int = 64, num_envs: int = 16,
     with atomic_directory(out, force=True) as tmp:
         bar = tqdm(total=episodes, desc="demos", unit="ep", disable=not progress)
         for r in range(rounds):
-            for ep in recorder.rollout(keys[r * num_envs:(r + 1) * num_envs]):
+            for ep in recorder.episodes(keys[r * num_envs:(r + 1) * num_envs]):
                 i = len(lengths)
                 if i >= episodes:
                     break

@@ -12,6 +12,7 @@ from typing import Any
 import jax
 from flax import struct
 from mujoco import mjx
+from mujoco.mjx.warp.types import DATA_NON_VMAP
 
 
 @struct.dataclass
@@ -24,6 +25,20 @@ class State:
     done: jax.Array  # (...) float32, 1.0 where the episode ended at this step
     metrics: dict[str, jax.Array]  # (...) float32 each (mjx_env.paper_return.METRIC_KEYS)
     info: dict[str, Any]  # per-env bookkeeping (wrappers add their own keys)
+
+
+def per_env(state):
+    """A tree like `state` (an env `State`, or any tree holding one) with True at each leaf that
+    has the batch's env axis first and False at the leaves the batch shares: MuJoCo Warp's
+    shared buffers (`DATA_NON_VMAP`: the contact buffer of `naconmax` rows for all worlds, the
+    contact counts, fields that only `mjx.Data._impl` of impl="warp" has), declared by MJX,
+    whose vmap rule leaves them unbatched. Sharding splits the True leaves over devices;
+    auto-reset selects them per env."""
+    def leaf(path, _):
+        names = [getattr(k, "name", None) for k in path[-2:]]
+        return not (names[0] == "_impl" and names[-1] in DATA_NON_VMAP)
+
+    return jax.tree_util.tree_map_with_path(leaf, state)
 
 
 class Env(abc.ABC):

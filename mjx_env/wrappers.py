@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jp
 from brax.envs.wrappers import training as brax_training
 
-from mjx_env.env_base import State
+from mjx_env.env_base import State, per_env
 
 EPISODE_KEYS = ("steps", "truncation", "episode_done", "episode_metrics")
 RNG_KEY = "auto_reset_rng"
@@ -38,20 +38,23 @@ class FreshAutoReset(brax_training.Wrapper):
         keys = jax.vmap(jax.random.split)(state.info[RNG_KEY])
         fresh = self.env.reset(keys[:, 1])
 
-        def where_done(new, old):
-            if old.ndim == 0 or old.shape[0] != state.done.shape[0]:
-                return old  # not per env (MJX Warp's shared/empty buffers): rebuilt each step
+        def where_done(per_env_leaf, new, old):
+            if not per_env_leaf:
+                return old  # shared by the batch (MuJoCo Warp's buffers): rebuilt each step
             done = jp.reshape(state.done, state.done.shape + (1,) * (old.ndim - state.done.ndim))
             return jp.where(done, new, old)
 
         kept = {k: state.info[k] for k in EPISODE_KEYS}
         kept[FINAL_OBS] = state.obs
-        info = jax.tree.map(where_done, {k: v for k, v in fresh.info.items() if k not in kept},
-                            {k: v for k, v in state.info.items() if k in fresh.info and k not in kept})
+        mask = per_env(state)
+        reset_keys = [k for k in fresh.info if k not in kept]
+        info = jax.tree.map(where_done, {k: mask.info[k] for k in reset_keys},
+                            {k: fresh.info[k] for k in reset_keys},
+                            {k: state.info[k] for k in reset_keys})
         info.update(kept)
         info[RNG_KEY] = keys[:, 0]
-        return state.replace(data=jax.tree.map(where_done, fresh.data, state.data),
-                             obs=where_done(fresh.obs, state.obs), info=info)
+        return state.replace(data=jax.tree.map(where_done, mask.data, fresh.data, state.data),
+                             obs=where_done(True, fresh.obs, state.obs), info=info)
 
 
 def wrap_for_training(env, episode_length: int | None = None):

@@ -1,8 +1,8 @@
 """Fixed-seed success of a base policy, alone and with a residual, through the chunk cache (the
 trainer's evaluation; `python -m ppo.evaluate`'s command line is `ppo.evaluate_cli`).
 
-Episodes run in rounds of `batch` side by side (default: all at once); episode i uses key i of `jax.random.split(PRNGKey(seed), episodes)`, as
-`mjx_env.rollout.evaluate` does, so both give the same episodes.
+Episodes run in rounds of `batch` side by side (default: all at once), through `bridge.rollout`;
+episode i uses key i of `jax.random.split(PRNGKey(seed), episodes)`, whatever the batch.
 """
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ import jax
 import jax.numpy as jp
 import numpy as np
 
-from bridge import chunk_cache
+from bridge import rollout
 from bridge.base import BasePolicy
-from mjx_env.paper_return import set_base
-from mjx_env.rollout import TRACE_KEYS, episode_implausible, plausibility_summary, rate_with_ci
+from mjx_env.outcome import TRACE_KEYS, episode_implausible, plausibility_summary, rate_with_ci
 from ppo.progress import Episodes
 
 
@@ -27,37 +26,21 @@ def _segment_length(length: int, updates: int = 30) -> int:
     return max(d for d in range(1, most + 1) if length % d == 0)
 
 
-def _rollout(env, base: BasePolicy, b: int, residual: Callable | None):
+def _programs(env, base: BasePolicy, b: int, residual: Callable | None):
     """(start, segment, steps), not jitted: `start(round_keys (b, 2)) -> carry` resets one round
-    of `b` episodes side by side; `segment(params, on, carry) -> (carry, trace)` runs the next
-    `steps` control steps (trace: {key: (steps, b)}). The residual is
-    `on x residual(params, obs, base_action)` (None: zeros), so `on = 0` runs the base alone
+    of `b` episodes side by side (`bridge.rollout`); `segment(params, on, carry) -> (carry,
+    outputs)` runs the next `steps` control steps. The residual is
+    `on x residual(params, state, base_action)` (None: zeros), so `on = 0` runs the base alone
     through the same program. The episode runs as segments, the host between them, so progress
     needs no callback inside the program: a program with a host callback never hits JAX's
     persistent compilation cache (the callback is part of its key)."""
     steps = _segment_length(env.config.episode_length)
 
-    def one_step(params, on, carry, _):
-        state, cache, alive, length, ret, success = carry
-        cache, base_action = chunk_cache.next_action(cache, base, state)
-        state = set_base(state, base_action, base.active)
-        act = jp.zeros((b, 6)) if residual is None else on * residual(params, state.obs, base_action)
-        state = env.step(state, act)
-        ret = ret + alive * state.reward
-        success = success | (alive & (state.metrics["success"] > 0))
-        length = length + alive.astype(jp.int32)
-        trace = {k: jp.where(alive, state.metrics[k], jp.nan) for k in TRACE_KEYS}
-        alive = alive & (state.done == 0)
-        return (state, cache, alive, length, ret, success), trace
-
-    def start(round_keys):
-        return (env.reset(round_keys), chunk_cache.init(b, base.horizon), jp.ones(b, bool),
-                jp.zeros(b, jp.int32), jp.zeros(b), jp.zeros(b, bool))
-
     def segment(params, on, carry):
-        return jax.lax.scan(lambda c, t: one_step(params, on, c, t), carry, None, steps)
+        res = None if residual is None else (lambda state, a: on * residual(params, state, a))
+        return rollout.segment(env, base, res, carry, steps)
 
-    return start, segment, steps
+    return (lambda round_keys: rollout.start(env, base, round_keys)), segment, steps
 
 
 def _episode_keys(seed: int, episodes: int, b: int) -> jax.Array:
@@ -68,14 +51,17 @@ def _episode_keys(seed: int, episodes: int, b: int) -> jax.Array:
     return jp.concatenate([keys, jp.repeat(keys[-1:], rounds * b - episodes, axis=0)])
 
 
-def _gather(results: list, episodes: int) -> dict[str, np.ndarray]:
-    """The rounds' outputs as `evaluate_base`'s dict (padding dropped)."""
-    cat = lambda j: np.concatenate([np.asarray(r[j]) for r in results])[:episodes]  # noqa: E731
-    trace = {k: np.concatenate([np.asarray(r[4][k]) for r in results])[:episodes] for k in TRACE_KEYS}
-    success = cat(0)
+def _gather(rounds: list, episodes: int) -> dict[str, np.ndarray]:
+    """The rounds' (final carry, trace {key: (b, T)}) as `evaluate_base`'s dict (padding
+    dropped)."""
+    cat = lambda arrays: np.concatenate([np.asarray(x) for x in arrays])[:episodes]  # noqa: E731
+    trace = {k: cat(t[k] for _, t in rounds) for k in TRACE_KEYS}
+    success = cat(c.tally.success for c, _ in rounds)
     return {"success": success, "plausible_success": success & ~episode_implausible(trace),
-            "steps": cat(1), "episode_return": cat(2), "trace": trace,
-            "base_calls": sum(int(r[3]) for r in results)}
+            "steps": cat(c.tally.steps for c, _ in rounds),
+            "episode_return": cat(c.tally.ret for c, _ in rounds),
+            "final_goal_distance": cat(c.tally.final_goal_distance for c, _ in rounds),
+            "trace": trace, "base_calls": sum(int(c.cache.calls) for c, _ in rounds)}
 
 
 def evaluate_base(env, base: BasePolicy, episodes: int, seed: int = 0,
@@ -83,11 +69,11 @@ def evaluate_base(env, base: BasePolicy, episodes: int, seed: int = 0,
                   progress: str | None = None) -> dict[str, np.ndarray]:
     """`residual(obs (B, 25), base_action (B, 6)) -> (B, 6)` in [-1, 1], None = zeros; `batch`
     episodes side by side (default: all). Returns (episodes,) arrays: success (bool),
-    plausible_success (bool), steps, episode_return; `trace` (per-step plausibility metrics,
-    (episodes, T), NaN after the episode ended) and `base_calls` (batched). `progress`: a label;
+    plausible_success (bool), steps, episode_return, final_goal_distance (m); `trace` (per-step
+    plausibility metrics, (episodes, T), NaN after the episode ended) and `base_calls` (batched). `progress`: a label;
     then lines `<label>: <done>/<episodes> episodes done, step s/L, <elapsed>` are printed while
     the episodes run (`ppo.progress.Episodes`; None: silent)."""
-    fn = None if residual is None else (lambda params, obs, base_action: residual(obs, base_action))
+    fn = None if residual is None else (lambda params, state, base_action: residual(state.obs, base_action))
     run = SeededEvaluation(env, base, fn, min(batch or episodes, episodes))
     return run(None, episodes, seed, progress=progress)
 
@@ -96,26 +82,24 @@ class SeededEvaluation:
     """`evaluate_base`'s fixed-seed episodes, in rounds of `batch` side by side, compiled once
     for many parameter sets of one residual (the params are an argument of the programs, not
     constants baked into them): `self(params, episodes, seed)` runs the base +
-    `residual(params, obs, base_action)`, `on=0.0` the base alone (the residual times 0: the same
+    `residual(params, state, base_action)` (`bridge.rollout`'s residual, with params), `on=0.0` the base alone (the residual times 0: the same
     program and episodes). Returns `evaluate_base`'s dict."""
 
     def __init__(self, env, base: BasePolicy, residual: Callable | None, batch: int):
         self.b, self.length = batch, env.config.episode_length
-        start, segment, self.steps = _rollout(env, base, batch, residual)
+        start, segment, self.steps = _programs(env, base, batch, residual)
         self.start, self.segment = jax.jit(start), jax.jit(segment)
 
     def _round(self, keys, params, on, shown, ended: int, real: int):
-        """One round's (success, length, return, base calls, trace {key: (b, T)}); `shown`:
-        the progress line (None: silent), told after each segment."""
+        """One round's final carry and trace {key: (b, T)}; `shown`: the progress line (None:
+        silent), told after each segment."""
         carry, traces = self.start(keys), []
         for done in range(self.steps, self.length + 1, self.steps):
-            carry, trace = self.segment(params, on, carry)
-            traces.append(trace)
+            carry, out = self.segment(params, on, carry)
+            traces.append(out["trace"])
             if shown is not None:
-                shown.update(ended + int((~np.asarray(carry[2])[:real]).sum()), done)
-        _, cache, _, length, ret, success = carry
-        trace = {k: np.concatenate([np.asarray(t[k]) for t in traces]).T for k in TRACE_KEYS}
-        return success, length, ret, cache.calls, trace
+                shown.update(ended + int((~np.asarray(carry.tally.alive)[:real]).sum()), done)
+        return carry, {k: np.concatenate([np.asarray(t[k]) for t in traces]).T for k in TRACE_KEYS}
 
     def __call__(self, params, episodes: int, seed: int, on: float = 1.0,
                  progress: str | None = None) -> dict[str, np.ndarray]:
@@ -136,8 +120,8 @@ def agent_evaluation(agent, batch: int) -> SeededEvaluation:
     final evaluation (`evaluate_policy`)."""
     programs = agent.__dict__.setdefault("_evaluations", {})
     if batch not in programs:
-        def residual(params, obs, base_action):
-            return agent.deterministic_residual(params[0], params[1], obs, base_action)
+        def residual(params, state, base_action):
+            return agent.deterministic_residual(params[0], params[1], state.obs, base_action)
         programs[batch] = SeededEvaluation(agent.env, agent.base, residual, batch)
     return programs[batch]
 

@@ -19,6 +19,9 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from bridge import chunk_cache
+from mjx_env.env_base import per_env
+
 AXIS = "envs"
 
 
@@ -40,22 +43,21 @@ def check_batch(num_envs: int, devices: int) -> None:
                          f"({devices}): each device steps num_envs / devices envs")
 
 
-def per_env_spec(tree, num_envs: int):
-    """P("envs") for leaves with a leading num_envs axis, P() (replicated) for the rest
-    (scalars, MuJoCo Warp's shared buffers)."""
-    return jax.tree.map(lambda x: P(AXIS) if np.ndim(x) >= 1 and np.shape(x)[0] == num_envs
-                        else P(), tree)
+def _specs(per_env_leaves):
+    """P("envs") where a tree of bools says a leaf has the env axis first, P() (replicated)
+    elsewhere."""
+    return jax.tree.map(lambda split: P(AXIS) if split else P(), per_env_leaves)
 
 
 def state_sharding(state_shape, mesh: Mesh):
-    """NamedShardings of a `ppo.agent.TrainState` (from `jax.eval_shape`): env state and chunk
-    cache split over the envs, everything else replicated."""
-    num_envs = state_shape.cache.index.shape[0]
+    """NamedShardings of a `ppo.agent.TrainState` (from `jax.eval_shape`): the env state's
+    per-env leaves (as the env declares them: `mjx_env.env_base.per_env`) and the chunk cache's
+    (`bridge.chunk_cache.PER_ENV`) split over the envs, everything else replicated."""
     named = lambda spec: NamedSharding(mesh, spec)  # noqa: E731
     rep = named(P())
-    split = lambda t: jax.tree.map(named, per_env_spec(t, num_envs))  # noqa: E731
     return jax.tree.map(lambda _: rep, state_shape).replace(
-        env_state=split(state_shape.env_state), cache=split(state_shape.cache))
+        env_state=jax.tree.map(named, _specs(per_env(state_shape.env_state))),
+        cache=jax.tree.map(named, _specs(chunk_cache.PER_ENV)))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -70,7 +72,7 @@ def per_shard_base(base, mesh: Mesh):
         return base
 
     def chunk(state):
-        spec = per_env_spec(state, state.obs.shape[0])
+        spec = _specs(per_env(state))
         return jax.shard_map(base.chunk, mesh=mesh, in_specs=(spec,), out_specs=P(AXIS),
                              check_vma=False)(state)
 

@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 import jax
-import jax.numpy as jp
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from bridge import chunk_cache
+from bridge import rollout
 from bridge.base import BasePolicy
 from bridge.render import Renderer
-from mjx_env.paper_return import PaperReturn, set_base
+from mjx_env.paper_return import PaperReturn
 from ppo.progress import Episodes
 
 CAMERA = "top"
@@ -120,9 +119,9 @@ def episode_keys(seed: int, episodes: int, total: int | None = None) -> jax.Arra
 
 def _stepper(env: PaperReturn, base: BasePolicy, residual: Callable | None,
              renderer: Renderer, shown: int):
-    """Jitted functions of a batch: `reset(keys (batch, 2)) -> (state, cache, frames, metrics)`
-    and `step(state, cache) -> (state, cache, frames, metrics)`; frames (shown, S, S, 3) uint8
-    and metrics (shown,) of the first `shown` envs."""
+    """Jitted functions of a batch (`bridge.rollout`): `reset(keys (batch, 2)) -> (carry,
+    frames, metrics)` and `step(carry) -> (carry, frames, metrics)`; frames (shown, S, S, 3)
+    uint8 and metrics (shown,) of the first `shown` envs after the reset / step."""
 
     def frames_of(state):
         small = lambda x: x[:shown]  # noqa: E731
@@ -132,22 +131,19 @@ def _stepper(env: PaperReturn, base: BasePolicy, residual: Callable | None,
 
     def metrics_of(state):
         out = {k: state.metrics[k][:shown] for k in CAPTION_KEYS if k != "implausible"}
-        return {**out, "implausible": state.info["implausible"][:shown],
-                "done": state.done[:shown]}
+        return {**out, "implausible": state.info["implausible"][:shown]}
+
+    res = None if residual is None else (lambda state, a: residual(state.obs, a))
 
     @jax.jit
     def reset(keys):
-        state = env.reset(keys)
-        return state, chunk_cache.init(keys.shape[0], base.horizon), frames_of(state), metrics_of(state)
+        carry = rollout.start(env, base, keys)
+        return carry, frames_of(carry.state), metrics_of(carry.state)
 
     @jax.jit
-    def step(state, cache):
-        cache, base_action = chunk_cache.next_action(cache, base, state)
-        state = set_base(state, base_action, base.active)
-        b = state.obs.shape[0]
-        act = jp.zeros((b, 6)) if residual is None else residual(state.obs, base_action)
-        state = env.step(state, act)
-        return state, cache, frames_of(state), metrics_of(state)
+    def step(carry):
+        carry, _ = rollout.step(env, base, res, carry)
+        return carry, frames_of(carry.state), metrics_of(carry.state)
 
     return reset, step
 
@@ -158,7 +154,7 @@ def _round(env, stepper, keys, shown, offset, total_shown, progress: Episodes | 
     `progress`: told the episodes done and the step reached after each step."""
     reset, step = stepper
     length, dt = env.config.episode_length, env.config.ctrl_dt
-    state, cache, frames, metrics = reset(keys)
+    carry, frames, metrics = reset(keys)
 
     def info(j, t, m):
         return StepInfo(offset + j, total_shown, t, length, bool(m["success"][j] > 0),
@@ -170,12 +166,12 @@ def _round(env, stepper, keys, shown, offset, total_shown, progress: Episodes | 
     last = [info(j, 0, m) for j in range(shown)]
     alive = np.ones(shown, bool)
     for t in range(1, length + 1):
-        state, cache, frames, metrics = step(state, cache)
+        carry, frames, metrics = step(carry)
         frames, m = np.asarray(frames), jax.device_get(metrics)
-        for j in np.flatnonzero(alive):
+        for j in np.flatnonzero(alive):  # the episodes that were running: this step is theirs
             last[j] = info(j, t, m)
             out[j].append(annotate(frames[j], last[j], dt))
-        alive &= ~(np.asarray(m["done"]) > 0)
+        alive = np.asarray(carry.tally.alive)[:shown]
         if progress is not None:
             progress.update(int(shown - alive.sum()), t)
         if not alive.any():

@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
-from mjx_env.expert import ScriptedExpert
+from bridge.base import make_base
+from mjx_env.outcome import plausibility_summary, rate_with_ci
 from mjx_env.paper_return import make
-from mjx_env.rollout import evaluate, plausibility_summary, rate_with_ci
+from ppo.evaluate import evaluate_base
 
 SEED = 0
 
@@ -15,7 +16,7 @@ SEED = 0
 def test_expert_succeeds_plausibly_in_randomised_episodes(impl, episodes):
     env = make(impl=impl)
     assert env.config.randomization.enabled
-    result = evaluate(env, ScriptedExpert(env), episodes, seed=SEED)
+    result = evaluate_base(env, make_base("scripted", env), episodes, seed=SEED)
     success, plausible = rate_with_ci(result["success"]), rate_with_ci(result["plausible_success"])
     audit = plausibility_summary(result["trace"])
     print(f"\nscripted expert ({impl}): success {success['rate']:.1%} (95% CI "
@@ -33,6 +34,6 @@ def test_expert_succeeds_plausibly_in_randomised_episodes(impl, episodes):
 
 def test_hold_pose_alone_never_succeeds():
     env = make(impl="jax", episode_length=60)
-    result = evaluate(env, None, 16, seed=SEED)
+    result = evaluate_base(env, make_base("zero", env), 16, seed=SEED)
     assert not result["success"].any()
     assert (result["final_goal_distance"] > 0.05).all()  # the sheet stays where it was put

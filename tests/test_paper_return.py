@@ -7,6 +7,7 @@ import pytest
 from conftest import Batch, paper_at
 from mjx_env import control, randomize
 from mjx_env.config import EnvConfig, RandomizationConfig
+from mjx_env.env_base import per_env
 from mjx_env.paper_return import PaperReturn, make, set_base
 from mjx_env.wrappers import wrap_for_training
 
@@ -55,6 +56,24 @@ def test_the_batch_size_comes_from_the_keys():
         jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), 2))
     doubled = env.vmapped(2).reset(jax.random.split(jax.random.PRNGKey(0), 3))  # 2 copies vmapped outside
     assert doubled.data._impl.naconmax == env.config.naconmax_per_env * 3 * 2
+
+
+@pytest.mark.parametrize("impl", ["jax", "warp"])
+def test_the_env_declares_which_leaves_are_per_env(impl):
+    """`per_env` marks exactly the leaves whose first axis is the batch's (measured: it is the
+    batch size at 3 and 5 envs); MuJoCo Warp's contact buffer (`naconmax` rows) and counts are
+    shared, also at 1 env, where a count's (1,) shape would pass for a batch axis."""
+    wrapped = wrap_for_training(make(impl=impl))
+    shapes = {n: jax.eval_shape(wrapped.reset, jax.random.split(jax.random.PRNGKey(0), n))
+              for n in (1, 3, 5)}
+    leaves = {n: jax.tree_util.tree_leaves_with_path(s) for n, s in shapes.items()}
+    scales = [a.ndim > 0 and a.shape[0] == 3 and b.shape[0] == 5
+              for (_, a), (_, b) in zip(leaves[3], leaves[5])]
+    assert jax.tree.leaves(per_env(shapes[3])) == scales
+    assert jax.tree.leaves(per_env(shapes[1])) == scales
+    shared = [jax.tree_util.keystr(p) for (p, _), v in zip(leaves[3], scales) if not v]
+    assert (".data._impl.nacon" in shared and ".data._impl.contact__pos" in shared) == (impl == "warp")
+    assert all(p.startswith(".data._impl.") for p in shared) and (impl == "warp") == bool(shared)
 
 
 def test_solver_budget_defaults_to_the_scene_and_can_be_set():

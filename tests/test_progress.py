@@ -9,7 +9,7 @@ import pytest
 
 from bridge.base import make_base
 from mjx_env.env_base import State
-from mjx_env.rollout import TRACE_KEYS
+from mjx_env.outcome import TRACE_KEYS
 from ppo import evaluate as evaluate_mod
 from ppo.evaluate import evaluate_base
 from ppo.progress import EpisodeWindow, Episodes, Progress, line
@@ -128,7 +128,7 @@ class _CountingEnv:
         zeros = jp.zeros(n)
         return State(
             data={"t": jp.zeros(n, jp.int32)}, obs=jp.zeros((n, 25)), reward=zeros, done=zeros,
-            metrics={k: zeros for k in (*TRACE_KEYS, "success")},
+            metrics={k: zeros for k in (*TRACE_KEYS, "success", "goal_distance")},
             info={"base_target": jp.zeros((n, 6)), "base_active": zeros, "last_target": jp.zeros((n, 6))})
 
     def step(self, state, action):
