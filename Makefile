@@ -76,10 +76,10 @@ EPISODES ?= 320
 base: bases/bc/policy.safetensors
 
 $(DEMOS)/meta.json: | $(STAMP)
-	$(PY) -m bridge.demos --episodes $(EPISODES) --out $(DEMOS) --size 64 --num-envs 32
+	$(PY) -m bc.demos --episodes $(EPISODES) --out $(DEMOS) --size 64 --num-envs 32
 
 bases/bc/policy.safetensors: $(DEMOS)/meta.json | $(STAMP)
-	$(PY) -m bridge.bc_train --demos $(DEMOS) --out bases/bc --force $(ARGS)
+	$(PY) -m bc.train --demos $(DEMOS) --out bases/bc --force $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

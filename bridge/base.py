@@ -50,8 +50,11 @@ def kind_of(spec: str) -> tuple[BaseKind, str]:
     """(kind, argument) of `spec`, validated (ValueError naming the problem); nothing loaded."""
     name, _, arg = spec.partition(":")
     if name == "lerobot-groot":
+        from pathlib import Path
+
         from bridge.lerobot_groot import LEGACY_SPEC
-        raise ValueError(LEGACY_SPEC)
+        missing = "" if Path(arg).is_dir() else f"model directory {arg} not found, and "
+        raise ValueError(f"--base {spec}: {missing}{LEGACY_SPEC}")
     kind = _KINDS.get(name)
     if kind is None:
         raise UnknownBase(f"unknown base {spec!r}: expected one of {usage()}")

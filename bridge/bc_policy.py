@@ -46,7 +46,7 @@ class BCPolicy(nn.Module):
         self.head = nn.Sequential(nn.Linear(hidden + N_JOINTS, hidden), nn.ReLU(),
                                   nn.Linear(hidden, hidden), nn.ReLU(),
                                   nn.Linear(hidden, horizon * N_JOINTS))
-        # Normalisation (robot units), set by bridge.bc_train.fit from the demonstrations.
+        # Normalisation (robot units), set by bc.train.fit from the demonstrations.
         self.register_buffer("state_mean", torch.zeros(N_JOINTS))
         self.register_buffer("state_std", torch.ones(N_JOINTS))
         self.register_buffer("delta_mean", torch.zeros(horizon, N_JOINTS))

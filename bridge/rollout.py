@@ -1,6 +1,6 @@
 """The one rollout: a base through its chunk cache, plus a residual, stepping a batch of envs,
 each episode's outcome tallied until its first `done` (`mjx_env.outcome`). The evaluation
-(`ppo.evaluate`), the video (`ppo.video`) and the demonstrations (`bridge.demos`) all run it.
+(`ppo.evaluate`), the video (`ppo.video`) and the demonstrations (`bc.demos`) all run it.
 
 Pure functions to jit: `start(env, base, keys) -> Carry` resets a batch, `step(...)` is one
 control step, `segment(...)` a `jax.lax.scan` of `steps` of them.

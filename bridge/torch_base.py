@@ -18,7 +18,7 @@ import jax.numpy as jp
 import torch
 
 from bridge.dlpack import torch_call
-from bridge.kinds.kind import BasePolicy
+from bridge.base_policy import BasePolicy
 from bridge.render import Renderer
 from bridge.units import BridgeConfig, JointUnits, KeyLayout
 

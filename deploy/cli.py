@@ -68,11 +68,6 @@ def parser() -> OneLineParser:
 def check_base(spec: str) -> None:
     """ValueError unless `spec` names a base this loop can build (bridge.base; nothing is loaded)."""
     from bridge.base import deploy_runtime
-    if spec.startswith("lerobot-groot:"):
-        from bridge.lerobot_groot import LEGACY_SPEC
-        rest = spec.partition(":")[2]
-        missing = "" if Path(rest).is_dir() else f"model directory {rest} not found, and "
-        raise ValueError(f"--base {spec}: {missing}{LEGACY_SPEC}")
     deploy_runtime(spec)
 
 

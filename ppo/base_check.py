@@ -146,8 +146,7 @@ def main(argv=None) -> dict:
     from bridge.render import Renderer
     from mjx_env.config import EnvConfig
     from mjx_env.paper_return import PaperReturn
-    from ppo.evaluate import evaluate_base, summary
-    from ppo.evaluate_cli import format_report, report
+    from ppo.evaluate import evaluate_base, format_report, report, summary
     env = PaperReturn(EnvConfig(**({"impl": args.impl} if args.impl else {})))
     try:
         base = make_base(args.base, env, config=config)

@@ -18,7 +18,7 @@ from cmdline import OneLineParser
 from mjx_env.paper_return import PaperReturn
 from policy import exported as policy
 from ppo import checkpoint, export
-from ppo.evaluate import EVAL_SEED, evaluate_base, summary
+from ppo.evaluate import EVAL_SEED, evaluate_base, format_report, report, summary
 
 CLI_DOC = """`python -m ppo.evaluate <run dir | checkpoint dir | export dir>`: fixed-seed evaluation.
 
@@ -114,35 +114,6 @@ def build(config: dict, impl: str | None):
     env = PaperReturn(dataclasses.replace(cfg.env, impl=impl or cfg.env.impl))
     check_bridge(run.base, cfg.bridge)  # one-line error before compiling
     return env, make_base(run.base, env, run.base_horizon, run.base_refresh, config=cfg.bridge)
-
-
-def report(result: dict, summ: dict, env_config) -> dict:
-    """The CLI's results: `summary` plus mean episode length (steps and s), the env's deploy
-    stop threshold `max_target_gap` (rad) and arm-table force limit `max_table_force` (N)."""
-    steps = float(np.mean(result["steps"]))
-    return {**summ, "mean_episode_steps": steps, "mean_episode_s": steps * env_config.ctrl_dt,
-            "max_target_gap": env_config.max_target_gap,
-            "max_table_force": env_config.max_table_force}
-
-
-def format_report(r: dict) -> str:
-    """Human-readable lines of `report`'s dict (rates in %, lengths in mm, speeds in m/s)."""
-    (lo, hi), (plo, phi) = r["ci95"], r["plausible_ci95"]
-    mm = lambda k: f"{r[f'{k}_max'] * 1e3:.1f} / {r[f'{k}_p95'] * 1e3:.1f} mm"  # noqa: E731
-    return "\n".join([
-        f"  success            {r['success_rate']:6.1%}  (95% CI {lo:.1%}..{hi:.1%})",
-        f"  plausible success  {r['plausible_success_rate']:6.1%}  (95% CI {plo:.1%}..{phi:.1%})",
-        f"  mean return        {r['mean_return']:.3f}",
-        f"  mean length        {r['mean_episode_steps']:.1f} steps ({r['mean_episode_s']:.2f} s)",
-        f"  arm depth          {mm('arm_depth')} (max / p95)",
-        f"  arm-table force    {r['arm_table_force_max']:.1f} / {r['arm_table_force_p95']:.1f} N "
-        f"(max / p95; implausible above {r['max_table_force']:.0f})",
-        f"  sheet lift         {mm('paper_lift')} (max / p95)",
-        f"  sheet speed        {r['paper_speed_max']:.3f} / {r['paper_speed_p95']:.3f} m/s (max / p95)",
-        f"  target gap         {np.degrees(r['target_gap_max']):.1f} / {np.degrees(r['target_gap_p95']):.1f} deg "
-        f"(max / p95; deploy stops above {np.degrees(r['max_target_gap']):.0f})",
-        f"  implausible        {r['implausible_episodes']:.1%} of episodes "
-        f"({r['deploy_stop_episodes']:.1%} ended by deploy's safety stop)"])
 
 
 def main(argv=None) -> dict:

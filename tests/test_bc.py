@@ -1,11 +1,12 @@
-"""Demonstrations (bridge.demos) and the behaviour-cloned vision chunk policy (bridge.bc_*)."""
+"""Demonstrations (bc.demos), behaviour cloning (bc.train) and the cloned vision chunk policy as a base (bridge.bc_policy)."""
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from bridge import bc_train, demos
+from bc import demos
+from bc import train as bc_train
 from bridge.bc_policy import BCPolicy
 from bridge.torch_base import load_torch_module
 from bridge.units import UNITS

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from bridge.server import Gr00tClient, serve
+from bridge.inference_client import Gr00tClient
+from bridge.server import serve
 from bridge.units import LAYOUTS
 from gr00t_standin import Gr00tPolicy, write_checkpoint
 

@@ -1,4 +1,5 @@
-"""`gr00t-server:<host>:<port>`: a GR00T inference server in another process (bridge.server)."""
+"""`gr00t-server:<host>:<port>`: a GR00T inference server in another process, through
+`bridge.inference_client` (`python -m bridge.server` serves one)."""
 from __future__ import annotations
 
 from bridge.kinds.kind import BaseKind
@@ -20,5 +21,5 @@ class Gr00tServer(BaseKind):
         server_address(spec, arg)
 
     def load_model(self, arg, config, check_frames=True):
-        from bridge.server import Gr00tClient
+        from bridge.inference_client import Gr00tClient
         return Gr00tClient(*server_address(self.name, arg))

@@ -1,4 +1,4 @@
-"""What a base is (`BasePolicy`) and what a kind of base must say about itself (`BaseKind`).
+"""What a kind of base must say about itself (`BaseKind`); what a base is: `BasePolicy`.
 
 A base spec is `<kind>[:<argument>]`; `bridge.base` parses it (the one place) and hands the
 argument to the kind registered under that name. A kind is one small class in one file:
@@ -8,18 +8,11 @@ rendering, hand-off and the chunk cache are `bridge.torch_base`'s.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
+from bridge.base_policy import BasePolicy
 
-@dataclass(frozen=True)
-class BasePolicy:
-    name: str
-    horizon: int  # control steps per chunk
-    active: float  # 1: the env follows the chunk; 0: it holds the previous target
-    chunk: Callable  # batched env state -> (num_envs, horizon, 6) rad
-    refresh: str = "per_env"  # chunk-cache rule (bridge.chunk_cache): "per_env" or "sync"
-    model: object = None  # model bases: the host-side bridge.torch_base.ChunkModel (call count)
+__all__ = ["BaseKind", "BasePolicy"]
 
 
 class BaseKind:

@@ -1,8 +1,8 @@
 """Behaviour cloning of the vision chunk policy (bridge.bc_policy) on recorded demonstrations.
 
-    python -m bridge.bc_train --demos data/demos --out bases/bc [--steps 4000] [--units paper_return]
+    python -m bc.train --demos data/demos --out bases/bc [--steps 4000] [--units paper_return]
 
-Reads bridge.demos' layout (sim radians), converts state and chunks to the robot `--units`
+Reads bc.demos' layout (sim radians), converts state and chunks to the robot `--units`
 (bridge.units presets; the units a GR00T fine-tune sees), fits the normalisation, and trains
 with MSE on normalised chunk offsets, random-shift image augmentation and AdamW + cosine decay.
 A held-out 10% of the episodes gives the validation loss. Writes, atomically, into `--out`:
@@ -25,9 +25,9 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from bc.demos import load_episode
 from bridge.atomic import atomic_directory
 from bridge.bc_policy import BCPolicy
-from bridge.demos import load_episode
 from bridge.units import UNITS
 
 
@@ -46,14 +46,14 @@ class BCConfig:
 
 
 def load_demos(path: str | Path, units: str, only_success: bool = False) -> dict:
-    """The episodes of a bridge.demos directory (all, or the plausibly successful ones: the
+    """The episodes of a bc.demos directory (all, or the plausibly successful ones: the
     meta's `plausible_success`, or `success` in demos recorded before it) as stacked arrays:
     top/wrist (N, S, S, 3) uint8, state (N, 6) and chunk (N, 16, 6) in `units`, episode (N,)."""
     path = Path(path)
     meta_path = path / "meta.json"
     if not meta_path.exists():
         raise FileNotFoundError(f"{path} is not a demos directory (no meta.json); make it with "
-                                "`python -m bridge.demos --episodes N --out {path}`")
+                                "`python -m bc.demos --episodes N --out {path}`")
     meta = json.loads(meta_path.read_text())
     if units not in UNITS:
         raise ValueError(f"unknown units {units!r}: expected one of {sorted(UNITS)}")
@@ -167,8 +167,8 @@ def save(policy: BCPolicy, out: str | Path, info: dict, force: bool = False) -> 
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--demos", required=True, help="a bridge.demos directory")
+    p = argparse.ArgumentParser(prog="python -m bc.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--demos", required=True, help="a bc.demos directory")
     p.add_argument("--out", required=True)
     p.add_argument("--force", action="store_true", help="replace an existing --out")
     for f in BCConfig.__dataclass_fields__.values():

@@ -1,6 +1,6 @@
-"""Scripted-expert demonstrations with rendered frames, for behaviour cloning (bridge.bc_train).
+"""Scripted-expert demonstrations with rendered frames, for behaviour cloning (bc.train).
 
-    python -m bridge.demos --episodes 256 --out data/demos [--size 64] [--num-envs 16] [--seed 0]
+    python -m bc.demos --episodes 256 --out data/demos [--size 64] [--num-envs 16] [--seed 0]
 
 The expert (mjx_env.expert, privileged state) drives the env with domain randomisation on;
 the bridge's renderer (bridge.render) draws the top and wrist cameras before every step, so a
@@ -152,7 +152,7 @@ def load_episode(path: str | Path) -> dict:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m bc.demos", description=__doc__.split("\n\n")[0])
     p.add_argument("--episodes", type=int, required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--size", type=int, default=64, help="square frame side, px")
