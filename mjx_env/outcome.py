@@ -22,7 +22,7 @@ class Tally(NamedTuple):
     steps: jax.Array  # int32: control steps counted
     ret: jax.Array  # float32: summed reward
     success: jax.Array  # bool: succeeded at some counted step
-    final_goal_distance: jax.Array  # float32 m: the sheet's distance from the goal at the last counted step
+    final_goal_distance: jax.Array  # float32 m: the sheet's goal distance at the last counted step
 
 
 def start(state: State) -> Tally:

@@ -1,5 +1,7 @@
-"""Run by tests/test_sharding.py in a fresh process with 4 forced CPU devices: the tiny run
-for 2 iterations on 1, 2 and 4 of them; prints one JSON line per device count."""
+"""Run by tests/test_sharding.py in a fresh process with 4 forced CPU devices: the tiny run for
+2 iterations (no video) on 1, 2 and 4 of them; prints one JSON line per device count. (Its
+programs cannot come from the other tests' compilation cache: JAX keys a program with the
+process's device count, measured.)"""
 import os
 import sys
 
@@ -16,7 +18,7 @@ from ppo.train import train  # noqa: E402
 
 out = sys.argv[1]
 for n in map(int, sys.argv[2:]):
-    run = tiny_run(f"{out}/{n}", iterations=2, checkpoint_every=2, devices=n)
+    run = tiny_run(f"{out}/{n}", iterations=2, checkpoint_every=2, devices=n, video=0)
     _, ts, history = train(run, progress=False)
     shards = {len(x.sharding.device_set) for x in jax.tree.leaves(ts.env_state) if np.ndim(x)}
     print(json.dumps({"devices": n, "params": [np.asarray(p).tolist() for p in jax.tree.leaves(ts.params)],

@@ -1,4 +1,5 @@
-"""Demonstrations (bc.demos), behaviour cloning (bc.train) and the cloned vision chunk policy as a base (bridge.bc_policy)."""
+"""Demonstrations (bc.demos), behaviour cloning (bc.train) and the cloned vision chunk policy
+as a base (bridge.bc_policy)."""
 import json
 
 import numpy as np

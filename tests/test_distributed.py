@@ -28,10 +28,11 @@ def _free_port() -> int:
 
 def _processes(out: Path, iterations: int, count: int = 2, extra=()):
     port = _free_port()
+    # The tiny run's network and evaluation (tests/tiny.py): its evaluation programs are theirs.
     cmd = [sys.executable, "-m", "ppo.train", "--num-envs", "4", "--num-minibatches", "2",
-           "--unroll-length", "4", "--update-epochs", "2",
-           "--iterations", str(iterations), "--episode-length", "20", "--eval-episodes", "1",
-        "--video", "0", "--checkpoint-every", "1", "--out", str(out), *extra]
+           "--unroll-length", "4", "--update-epochs", "2", "--hidden", "32", "32",
+           "--iterations", str(iterations), "--episode-length", "20", "--eval-episodes", "4",
+           "--video", "0", "--checkpoint-every", "1", "--out", str(out), *extra]
     if count > 1:
         cmd += ["--coordinator", f"localhost:{port}", "--num-processes", str(count)]
     procs = [subprocess.Popen(cmd + (["--process-id", str(i)] if count > 1 else []), cwd=ROOT,

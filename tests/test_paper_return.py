@@ -61,17 +61,17 @@ def test_the_batch_size_comes_from_the_keys():
 @pytest.mark.parametrize("impl", ["jax", "warp"])
 def test_the_env_declares_which_leaves_are_per_env(impl):
     """`per_env` marks exactly the leaves whose first axis is the batch's (measured: it is the
-    batch size at 3 and 5 envs); MuJoCo Warp's contact buffer (`naconmax` rows) and counts are
-    shared, also at 1 env, where a count's (1,) shape would pass for a batch axis."""
+    batch size at both 1 and 2 envs); MuJoCo Warp's contact buffer (`naconmax` rows) and counts
+    are shared, also at 1 env, where a count's (1,) shape would pass for a batch axis."""
     wrapped = wrap_for_training(make(impl=impl))
     shapes = {n: jax.eval_shape(wrapped.reset, jax.random.split(jax.random.PRNGKey(0), n))
-              for n in (1, 3, 5)}
+              for n in (1, 2)}
     leaves = {n: jax.tree_util.tree_leaves_with_path(s) for n, s in shapes.items()}
-    scales = [a.ndim > 0 and a.shape[0] == 3 and b.shape[0] == 5
-              for (_, a), (_, b) in zip(leaves[3], leaves[5])]
-    assert jax.tree.leaves(per_env(shapes[3])) == scales
+    scales = [a.ndim > 0 and a.shape[0] == 1 and b.shape[0] == 2
+              for (_, a), (_, b) in zip(leaves[1], leaves[2])]
     assert jax.tree.leaves(per_env(shapes[1])) == scales
-    shared = [jax.tree_util.keystr(p) for (p, _), v in zip(leaves[3], scales) if not v]
+    assert jax.tree.leaves(per_env(shapes[2])) == scales
+    shared = [jax.tree_util.keystr(p) for (p, _), v in zip(leaves[1], scales) if not v]
     assert (".data._impl.nacon" in shared and ".data._impl.contact__pos" in shared) == (impl == "warp")
     assert all(p.startswith(".data._impl.") for p in shared) and (impl == "warp") == bool(shared)
 
@@ -119,12 +119,14 @@ def test_batched_shapes_and_types(jax_batch):
 
 
 def test_reset_places_paper_outside_square_within_reach(jax_batch):
-    state = jax.jit(jax_batch.env.reset)(jax.random.split(jax.random.PRNGKey(7), 64))
-    dist = np.array(state.metrics["goal_distance"])
+    """64 resets, made in batches of the shared fixture's size (its program, compiled once)."""
+    keys = jax.random.split(jax.random.PRNGKey(7), 64).reshape(-1, jax_batch.num_envs, 2)
+    states = [jax_batch.reset(k) for k in keys]
+    dist = np.concatenate([np.array(s.metrics["goal_distance"]) for s in states])
     cfg = jax_batch.env.config
     assert dist.min() >= cfg.paper_distance[0] - 1e-6 and dist.max() <= cfg.paper_distance[1] + 1e-6
     assert dist.min() > 2 * cfg.success_pos_tol
-    paper = np.array(state.obs[:, 12:14])
+    paper = np.concatenate([np.array(s.obs[:, 12:14]) for s in states])
     robot = np.array([0.050, -0.029])
     assert np.linalg.norm(paper - robot, axis=1).max() < 0.30  # well inside the arm's ~0.4 m reach
 

@@ -70,10 +70,10 @@ def evaluate_base(env, base: BasePolicy, episodes: int, seed: int = 0,
     """`residual(obs (B, 25), base_action (B, 6)) -> (B, 6)` in [-1, 1], None = zeros; `batch`
     episodes side by side (default: all). Returns (episodes,) arrays: success (bool),
     plausible_success (bool), steps, episode_return, final_goal_distance (m); `trace` (per-step
-    plausibility metrics, (episodes, T), NaN after the episode ended) and `base_calls` (batched). `progress`: a label;
-    then lines `<label>: <done>/<episodes> episodes done, step s/L, <elapsed>` are printed while
-    the episodes run (`ppo.progress.Episodes`; None: silent)."""
-    fn = None if residual is None else (lambda params, state, base_action: residual(state.obs, base_action))
+    plausibility metrics, (episodes, T), NaN after the episode ended) and `base_calls` (batched).
+    `progress`: a label; then lines `<label>: <done>/<episodes> episodes done, step s/L,
+    <elapsed>` are printed while the episodes run (`ppo.progress.Episodes`; None: silent)."""
+    fn = None if residual is None else (lambda params, state, a: residual(state.obs, a))
     run = SeededEvaluation(env, base, fn, min(batch or episodes, episodes))
     return run(None, episodes, seed, progress=progress)
 
@@ -82,8 +82,9 @@ class SeededEvaluation:
     """`evaluate_base`'s fixed-seed episodes, in rounds of `batch` side by side, compiled once
     for many parameter sets of one residual (the params are an argument of the programs, not
     constants baked into them): `self(params, episodes, seed)` runs the base +
-    `residual(params, state, base_action)` (`bridge.rollout`'s residual, with params), `on=0.0` the base alone (the residual times 0: the same
-    program and episodes). Returns `evaluate_base`'s dict."""
+    `residual(params, state, base_action)` (`bridge.rollout`'s residual, with params), `on=0.0`
+    the base alone (the residual times 0: the same program and episodes). Returns
+    `evaluate_base`'s dict."""
 
     def __init__(self, env, base: BasePolicy, residual: Callable | None, batch: int):
         self.b, self.length = batch, env.config.episode_length
@@ -136,8 +137,8 @@ def summary(result: dict) -> dict:
 
 
 def report(result: dict, summ: dict, env_config) -> dict:
-    """The evaluation CLIs' results: `summary` plus mean episode length (steps and s), the env's deploy
-    stop threshold `max_target_gap` (rad) and arm-table force limit `max_table_force` (N)."""
+    """The evaluation CLIs' results: `summary` plus mean episode length (steps and s), the env's
+    deploy stop threshold `max_target_gap` (rad) and arm-table force limit `max_table_force` (N)."""
     steps = float(np.mean(result["steps"]))
     return {**summ, "mean_episode_steps": steps, "mean_episode_s": steps * env_config.ctrl_dt,
             "max_target_gap": env_config.max_target_gap,
