@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Callable
 
 import jax
-import numpy as np
 
 from bridge.base import check_bridge, make_base
 from cmdline import OneLineParser
