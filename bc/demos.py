@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jp
 import numpy as np
 from tqdm import tqdm
 
@@ -70,7 +69,7 @@ class Recorder:
 
         def observe(before, target, after):  # the frames and joints the target was chosen from
             frames = self.renderer(before)
-            return (frames["top"], frames["wrist"], before.obs[:, :6], target, after.done > 0,
+            return (frames["top"], frames["wrist"], before.obs[:, :6], target,
                     after.metrics["success"] > 0, after.metrics["plausible_success"] > 0)
 
         self.start = jax.jit(lambda keys: rollout.start(env, expert, keys))
@@ -85,12 +84,10 @@ class Recorder:
             parts.append([np.asarray(x) for x in out["observed"]])
             if not np.asarray(carry.tally.alive).any():
                 break
-        top, wrist, qpos, target, done, success, plausible = (
-            np.concatenate([p[i] for p in parts])[:length] for i in range(7))
-        episodes = []
-        for e in range(keys.shape[0]):
-            hits = np.flatnonzero(done[:, e])
-            t = int(hits[0]) + 1 if len(hits) else len(done)
+        top, wrist, qpos, target, success, plausible = (np.concatenate([p[i] for p in parts])
+                                                        for i in range(6))
+        episodes = []  # each up to its first `done` (the tally's count) or the time-out
+        for e, t in enumerate(np.minimum(np.asarray(carry.tally.steps), length)):
             action = target[:t, e].astype(np.float32)
             episodes.append({"top": top[:t, e], "wrist": wrist[:t, e],
                              "state": qpos[:t, e].astype(np.float32), "action": action,
@@ -112,9 +109,7 @@ def generate(out: str | Path, episodes: int, size: int = 64, num_envs: int = 16,
         raise FileExistsError(f"{out} exists and is not empty; pass --force to replace it")
     env = make(**env_overrides)
     recorder = Recorder(env, size)
-    keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
-    rounds = -(-episodes // num_envs)
-    keys = jp.concatenate([keys, jp.repeat(keys[-1:], rounds * num_envs - episodes, axis=0)])
+    keys, rounds = rollout.round_keys(seed, episodes, num_envs), -(-episodes // num_envs)
     lengths, successes, plausible, start = [], [], [], time.perf_counter()
     with atomic_directory(out, force=True) as tmp:
         bar = tqdm(total=episodes, desc="demos", unit="ep", disable=not progress)

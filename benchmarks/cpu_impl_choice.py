@@ -33,7 +33,7 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.env_throughput import metadata, scene_settings  # noqa: E402
-from bridge import chunk_cache  # noqa: E402
+from bridge import chunk_cache, rollout  # noqa: E402
 from mjx_env import coverage, plausibility  # noqa: E402
 from mjx_env.paper_return import set_base  # noqa: E402
 from mjx_env.scene import default_impl  # noqa: E402
@@ -130,11 +130,11 @@ def replay(config: dict, net: dict, hidden, impl: str, episodes: int, batch: int
     t0 = time.perf_counter()
     result = evaluate.evaluate_base(env, base, episodes, evaluate.EVAL_SEED, residual, batch,
                                     f"replay {impl}")
-    row = evaluate_cli.report(result, evaluate.summary(result), env.config)
+    row = evaluate.report(result, evaluate.summary(result), env.config)
     row["replay_s"] = time.perf_counter() - t0
     if not geoms:
         return row
-    keys = evaluate._episode_keys(evaluate.EVAL_SEED, episodes, batch)
+    keys = rollout.round_keys(evaluate.EVAL_SEED, episodes, batch)
     trace = np.concatenate([arm_qpos_trace(env, base, residual, keys[i:i + batch])
                             for i in range(0, len(keys), batch)])[:episodes]
     row.update(deepest_geoms(ArmSurface(env.mj_model), trace))

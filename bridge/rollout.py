@@ -27,6 +27,14 @@ Residual = Callable[[State, jax.Array], jax.Array]
 Observe = Callable[[State, jax.Array, State], Any]
 
 
+def round_keys(seed: int, episodes: int, batch: int) -> jax.Array:
+    """(rounds x batch, 2): key i of `jax.random.split(PRNGKey(seed), episodes)` for episode i,
+    padded with the last key to whole rounds of `batch` (whatever the batch, the same episodes)."""
+    keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
+    rounds = -(-episodes // batch)
+    return jp.concatenate([keys, jp.repeat(keys[-1:], rounds * batch - episodes, axis=0)])
+
+
 class Carry(NamedTuple):
     """A batch mid-rollout: env state, the base's chunk cache, each episode's tally."""
 

@@ -43,14 +43,6 @@ def _programs(env, base: BasePolicy, b: int, residual: Callable | None):
     return (lambda round_keys: rollout.start(env, base, round_keys)), segment, steps
 
 
-def _episode_keys(seed: int, episodes: int, b: int) -> jax.Array:
-    """Key i of split(PRNGKey(seed), episodes) for episode i, padded with the last one to whole
-    rounds of `b`."""
-    keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
-    rounds = -(-episodes // b)
-    return jp.concatenate([keys, jp.repeat(keys[-1:], rounds * b - episodes, axis=0)])
-
-
 def _gather(rounds: list, episodes: int) -> dict[str, np.ndarray]:
     """The rounds' (final carry, trace {key: (b, T)}) as `evaluate_base`'s dict (padding
     dropped)."""
@@ -104,7 +96,7 @@ class SeededEvaluation:
 
     def __call__(self, params, episodes: int, seed: int, on: float = 1.0,
                  progress: str | None = None) -> dict[str, np.ndarray]:
-        keys, b = _episode_keys(seed, episodes, self.b), self.b
+        keys, b = rollout.round_keys(seed, episodes, self.b), self.b
         shown = None if progress is None else Episodes(progress, episodes, self.length)
         results = []
         for i in range(-(-episodes // b)):
