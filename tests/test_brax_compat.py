@@ -1,4 +1,8 @@
-"""Brax's own PPO trains on the env through our wrappers (a few iterations, CPU)."""
+"""Brax's own PPO trains on the env through our wrappers (a few iterations, CPU).
+
+One evaluation, at the end (num_evals=1): Brax compiles its evaluation unroll again for the
+evaluation before training (another ~100 s of compiling here, measured), which tests Brax, not
+the env."""
 import jax
 import numpy as np
 
@@ -8,9 +12,9 @@ from ppo.brax_baseline import from_ppo_config, train
 
 def test_brax_ppo_runs_on_paper_return():
     ppo = PPOConfig(num_envs=4, unroll_length=5, num_minibatches=2, hidden=(64, 64))
-    make_policy, params, history = train(from_ppo_config(ppo), timesteps=400, episode_length=20, num_evals=2)
+    make_policy, params, history = train(from_ppo_config(ppo), timesteps=400, episode_length=20, num_evals=1)
     steps = [s for s, _ in history]
-    assert steps[0] == 0 and steps[-1] >= 400
+    assert len(steps) == 1 and steps[0] >= 400  # evaluated once, after the training
     last = history[-1][1]
     assert np.isfinite(last["eval/episode_reward"])
     assert "eval/episode_success" in last and "eval/episode_reward/progress" in last

@@ -251,18 +251,17 @@ def test_ctrl_c_holds_and_disconnects(arm):
 # --- chunked bases ----------------------------------------------------------------------------
 def test_chunk_base_requests_ahead_and_aligns_chunks_in_time():
     """The next chunk is asked `lead` steps before the current one runs out; a chunk computed at
-    step t starts at step t, so action k of the run is the value of step k whatever the latency."""
-    clock = {"step": 0}
-
-    def request(s):  # chunk entry i holds the step it is meant for
-        time.sleep(0.005)
-        return np.repeat((clock["step"] + np.arange(8.0))[:, None], 6, axis=1)
+    step t starts at step t, so action k of the run is the value of step k whatever the latency.
+    (The sensed input is the step number, so a chunk's values do not depend on when the worker
+    thread runs; after each step the test waits until the worker is idle: the request finishes
+    within the lead, on a loaded machine too.)"""
+    def request(s):  # sensed at step s: chunk entry i holds the step it is meant for, s + i
+        return np.repeat((s + np.arange(8.0))[:, None], 6, axis=1)
     base = ChunkBase("fake", request, horizon=8, lead=3)
     got = []
     for k in range(40):
-        clock["step"] = k
-        got.append(base.action(None)[0])
-        time.sleep(0.01)  # the step's own work: the request (5 ms) finishes within the lead
+        got.append(base.action(k)[0])
+        base._pool.submit(lambda: None).result()  # the step's own work outlasts the request
     base.close()
     assert got == list(range(40))
     assert base.calls == 1 + (40 - 8) // 5 + 1  # first, then every horizon - lead steps

@@ -5,7 +5,7 @@ import numpy as np
 
 from mjx_env.paper_return import make, set_base
 from ppo.agent import hparams
-from ppo.train import make_train
+from ppo.train import make_train, train
 from tiny import TINY, tiny_run
 
 def test_residual_is_exactly_zero_at_alpha_zero():
@@ -19,24 +19,30 @@ def test_residual_is_exactly_zero_at_alpha_zero():
 
 
 def test_vmapped_seeds_equal_separate_runs(tmp_path):
-    """make_train: seeds 0 and 1 side by side in one jit = the two runs one at a time (to float
-    rounding: batched matmuls sum in another order and Adam's normalisation amplifies it, so
-    ~1e-3 after 12 updates, against > 0.05 between the seeds); a learning rate given through
-    `hp` changes the run."""
+    """make_train: seeds 0 and 1 side by side in one jit = the two runs of `ppo.train.train` one
+    at a time (the tiny run's own programs, shared with the other tests), to float rounding:
+    batched matmuls sum in another order and Adam's normalisation amplifies it, so ~1e-3 after
+    12 updates, against > 0.05 between the seeds; a learning rate given through `hp` changes
+    the run (hp is traced: the same program). The vmapped runs come first: `train` clears JAX's
+    caches, and the vmapped function traced again afterwards would be compiled again."""
     agent, train_fn = make_train(tiny_run(tmp_path, impl="jax"), copies=2)
-    keys = jax.random.split(jax.random.PRNGKey(7), 2)
-    both, both_metrics = jax.jit(jax.vmap(train_fn))(keys)
-    one = jax.jit(train_fn)
-    for i in range(2):  # hp given explicitly (the config's values): one compilation for all calls
-        alone, metrics = one(keys[i], hparams(TINY))
-        for a, b in zip(jax.tree.leaves(alone.params), jax.tree.leaves(both.params)):
-            np.testing.assert_allclose(np.array(a), np.array(b[i]), rtol=0, atol=5e-3)
-        np.testing.assert_allclose(np.array(metrics["reward_mean"]),
-                                   np.array(both_metrics["reward_mean"][i]), rtol=1e-3, atol=1e-5)
-    gap = np.abs(np.array(both.params["params"]["Dense_0"]["kernel"][0])
-                 - np.array(both.params["params"]["Dense_0"]["kernel"][1])).max()
-    assert gap > 0.05  # seeds differ far beyond the tolerance
+    keys = jp.stack([jax.random.PRNGKey(seed) for seed in (0, 1)])  # train() starts from PRNGKey(seed)
+    both_fn = jax.jit(jax.vmap(train_fn))
+
+    def hp(learning_rates):  # every hyperparameter with the copies' axis, the config's values
+        return {k: jp.full(2, v) for k, v in hparams(TINY, learning_rate=learning_rates).items()}
+    lr = TINY.learning_rate
+    both, both_metrics = both_fn(keys, hp([lr, lr]))
+    other, _ = both_fn(keys, hp([3e-3, lr]))
+    kernel = lambda ts: np.array(ts.params["params"]["Dense_0"]["kernel"])  # noqa: E731
+    assert np.abs(kernel(both)[0] - kernel(both)[1]).max() > 0.05  # seeds differ far beyond the tolerance
     # the learning rate is read from `hp` (traced): another value through hp, another run
-    lr_hp, _ = one(keys[0], hparams(TINY, learning_rate=3e-3))
-    assert np.abs(np.array(lr_hp.params["params"]["Dense_0"]["kernel"])
-                  - np.array(both.params["params"]["Dense_0"]["kernel"][0])).max() > 1e-3
+    assert np.abs(kernel(other)[0] - kernel(both)[0]).max() > 1e-3
+    np.testing.assert_array_equal(kernel(other)[1], kernel(both)[1])  # the other copy: unchanged
+    for seed in (0, 1):
+        _, alone, history = train(tiny_run(tmp_path / str(seed), impl="jax", seed=seed, video=0),
+                                  progress=False)
+        for a, b in zip(jax.tree.leaves(alone.params), jax.tree.leaves(both.params)):
+            np.testing.assert_allclose(np.array(a), np.array(b[seed]), rtol=0, atol=5e-3)
+        np.testing.assert_allclose([h["reward_mean"] for h in history],
+                                   np.array(both_metrics["reward_mean"][seed]), rtol=1e-3, atol=1e-5)
