@@ -25,7 +25,7 @@ def test_vmapped_seeds_equal_separate_runs(tmp_path):
     12 updates, against > 0.05 between the seeds; a learning rate given through `hp` changes
     the run (hp is traced: the same program). The vmapped runs come first: `train` clears JAX's
     caches, and the vmapped function traced again afterwards would be compiled again."""
-    agent, train_fn = make_train(tiny_run(tmp_path, impl="jax"), copies=2)
+    _, train_fn = make_train(tiny_run(tmp_path, impl="jax"), copies=2)
     keys = jp.stack([jax.random.PRNGKey(seed) for seed in (0, 1)])  # train() starts from PRNGKey(seed)
     both_fn = jax.jit(jax.vmap(train_fn))
 
