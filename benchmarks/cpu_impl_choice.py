@@ -24,6 +24,7 @@ from pathlib import Path
 import mjx_env  # noqa: E402,F401  (XLA CPU flag before JAX starts)
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 
@@ -126,14 +127,14 @@ def deepest_geoms(surface: ArmSurface, trace: np.ndarray) -> dict:
 def replay(config: dict, net: dict, hidden, impl: str, episodes: int, batch: int,
            geoms: bool) -> dict:
     env, base = evaluate_cli.build(config, impl)
-    residual = evaluate_cli.actor_residual(net["actor"], net["stats"], hidden, base.active)
     t0 = time.perf_counter()
-    result = evaluate.evaluate_base(env, base, episodes, evaluate.EVAL_SEED, residual, batch,
-                                    f"replay {impl}")
+    result = evaluate_cli.evaluate_net(env, base, net, hidden, episodes, evaluate.EVAL_SEED, batch,
+                                       f"replay {impl}")
     row = evaluate.report(result, evaluate.summary(result), env.config)
     row["replay_s"] = time.perf_counter() - t0
     if not geoms:
         return row
+    residual = functools.partial(evaluate_cli.actor_residual(hidden, base.active), net)
     keys = rollout.round_keys(evaluate.EVAL_SEED, episodes, batch)
     trace = np.concatenate([arm_qpos_trace(env, base, residual, keys[i:i + batch])
                             for i in range(0, len(keys), batch)])[:episodes]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from cmdline import OneLineParser
 from mjx_env.paper_return import PaperReturn
 from policy import exported as policy
 from ppo import checkpoint, export
-from ppo.evaluate import EVAL_SEED, evaluate_base, format_report, report, summary
+from ppo.evaluate import EVAL_SEED, SeededEvaluation, format_report, report, summary
 
 CLI_DOC = """`python -m ppo.evaluate <run dir | checkpoint dir | export dir>`: fixed-seed evaluation.
 
@@ -84,13 +85,30 @@ def _input_kind(path: Path) -> tuple[str, Path]:
                          "an export dir (manifest.json)") from None
 
 
-def actor_residual(actor: dict, stats, hidden, base_active: float) -> Callable:
-    """`residual(obs (B, 25), base_action (B, 6) rad) -> (B, 6)` in (-1, 1): tanh of the actor's
-    mean on the normalised [obs, base_action * base_active] (the deterministic policy)."""
-    def residual(obs, base_action):
-        return policy.residual(actor, stats, obs, base_action * base_active, hidden=tuple(hidden))
+def actor_residual(hidden, base_active: float) -> Callable:
+    """`residual(net, obs (B, 25), base_action (B, 6) rad) -> (B, 6)` in (-1, 1): tanh of the
+    actor's mean on the normalised [obs, base_action * base_active] (the deterministic policy);
+    `net`: {"actor", "stats"} (`load_policy`)."""
+    def residual(net, obs, base_action):
+        return policy.residual(net["actor"], net["stats"], obs, base_action * base_active,
+                               hidden=tuple(hidden))
 
     return residual
+
+
+def evaluate_net(env, base, net: dict, hidden, episodes: int, seed: int, batch: int,
+                 progress: str | None = None) -> dict:
+    """`evaluate_base`'s results of the base + the deterministic policy `net` (`load_policy`).
+    The network is an argument of the compiled programs, not a constant in them: every
+    checkpoint and export of one run evaluates through the same programs (compiled once, then
+    loaded from JAX's persistent compilation cache). Clears JAX's trace caches first."""
+    # Traced from cold caches, as `ppo.train` does (JAX lowers a program differently once its
+    # trace caches are warm): a second evaluation in one process then finds its programs in
+    # the persistent compilation cache instead of compiling them again.
+    jax.clear_caches()
+    residual = actor_residual(hidden, base.active)
+    run = SeededEvaluation(env, base, lambda p, state, a: residual(p, state.obs, a), min(batch, episodes))
+    return run(net, episodes, seed, progress=progress)
 
 
 def load_policy(kind: str, source: Path) -> tuple[dict, dict, tuple[int, ...]]:
@@ -130,10 +148,9 @@ def main(argv=None) -> dict:
         env, base = build(config, args.impl)
     except (ValueError, TypeError, OSError) as e:  # ExportError is a ValueError
         raise SystemExit(f"python -m ppo.evaluate: error: {e}") from None
-    residual = actor_residual(net["actor"], net["stats"], hidden, base.active)
     print(f"evaluating {args.source} ({args.kind}; base {base.name}, {args.episodes} episodes, "
           f"seed {args.seed}, impl {env.impl}, {batch} envs side by side)", flush=True)
-    result = evaluate_base(env, base, args.episodes, args.seed, residual, batch, "evaluation")
+    result = evaluate_net(env, base, net, hidden, args.episodes, args.seed, batch, "evaluation")
     out = {"source": str(args.source), "kind": args.kind, "base": base.name, "seed": args.seed,
            "impl": env.impl, "num_envs": batch,
            **report(result, summary(result), env.config)}
@@ -143,6 +160,7 @@ def main(argv=None) -> dict:
     if args.video:
         from ppo.video import record
 
+        residual = functools.partial(actor_residual(hidden, base.active), net)
         path = Path(args.video_out or (Path(args.out).with_suffix(".mp4") if args.out
                                        else f"eval-{_name(args)}.mp4"))
         out["video"] = record(env, base, residual, args.video, path, args.seed, args.episodes,

@@ -4,7 +4,7 @@ import jax.numpy as jp
 import numpy as np
 import pytest
 
-from conftest import Batch, paper_at
+from conftest import paper_at
 from mjx_env import control, randomize
 from mjx_env.config import EnvConfig, RandomizationConfig
 from mjx_env.env_base import per_env
@@ -201,15 +201,16 @@ def test_plausibility_metrics_every_step(jax_batch):
     assert not env.config.terminate_implausible
 
 
-def test_terminate_implausible_ends_the_episode_with_a_penalty():
+def test_terminate_implausible_ends_the_episode_with_a_penalty(jax_batch):
+    """The arm's targets in the table: the first step ends the episode with the penalty. (The
+    state comes from the shared batch's reset: the two fields change only the step.)"""
     from test_contact import _below_table_targets
     env = make(impl="jax", terminate_implausible=True, reward_implausible=2.0)
     in_table = jp.asarray(_below_table_targets(env, z=0.008 - 0.006))
-    n = 4
+    n = jax_batch.num_envs
     dr = jax.vmap(lambda _: randomize.nominal(env.mj_model.nlight))(jp.arange(n))
-    batch = Batch(env, n)
-    state = batch.reset_to(batch.keys(), dr, jp.tile(paper_at(0.45, 0.45), (n, 1)), in_table)
-    state = batch.step(state, jp.zeros((n, 6)))
+    state = jax_batch.reset_to(jax_batch.keys(), dr, jp.tile(paper_at(0.45, 0.45), (n, 1)), in_table)
+    state = jax.jit(env.step)(state, jp.zeros((n, 6)))
     assert (np.asarray(state.done) == 1).all()
     np.testing.assert_allclose(np.asarray(state.metrics["reward/implausible"]), -2.0)
 
