@@ -12,11 +12,14 @@ SEED = 0
 
 # 64 episodes on jax (CI's default impl), 48 on warp (3x slower on a CPU): the test's budget;
 # the 128- and 1024-episode figures are in README "Scripted expert" (python -m benchmarks.expert).
+# jax runs them 16 side by side (4 rounds): on a CPU a batch of 16 steps ~20% more env steps/s
+# than one of 64 (measured: 64 episodes in 100 s against 123 s); the episodes are the same.
 @pytest.mark.parametrize("impl, episodes", [("jax", 64), ("warp", 48)])
 def test_expert_succeeds_plausibly_in_randomised_episodes(impl, episodes):
     env = make(impl=impl)
     assert env.config.randomization.enabled
-    result = evaluate_base(env, make_base("scripted", env), episodes, seed=SEED)
+    batch = 16 if impl == "jax" else None
+    result = evaluate_base(env, make_base("scripted", env), episodes, seed=SEED, batch=batch)
     success, plausible = rate_with_ci(result["success"]), rate_with_ci(result["plausible_success"])
     audit = plausibility_summary(result["trace"])
     print(f"\nscripted expert ({impl}): success {success['rate']:.1%} (95% CI "
