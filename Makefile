@@ -8,7 +8,7 @@ export MUJOCO_GL ?= egl
 export JAX_COMPILATION_CACHE_DIR ?= $(HOME)/.cache/paper_return/jax
 ARGS ?=
 
-.PHONY: install wheelhouse test train bench export base doctor evaluate tensorboard clean
+.PHONY: install wheelhouse test test-quick train bench export base doctor evaluate tensorboard clean
 
 # tools/install_plan.py (stdlib, the system Python) creates the venv and picks the builds:
 # CPU torch and jax where nvidia-smi finds no GPU (no CUDA download), else torch 2.13.0 from
@@ -42,6 +42,11 @@ doctor:
 WORKERS ?= 2
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder $(ARGS)
+
+# make test-quick: the tests not marked slow (tests/conftest.py SLOW), for the inner loop; a few
+# minutes once the compilation cache is warm (a first run compiles). CI runs `make test`.
+test-quick: $(STAMP)
+	$(PY) -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow" $(ARGS)
 
 train: $(STAMP)
 	$(PY) -m ppo.train $(ARGS)

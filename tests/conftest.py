@@ -78,6 +78,34 @@ LONG_FIRST = ("test_paper_return.py", "test_distributed.py", "test_brax_compat.p
               "test_gpu_suite.py")
 
 
+# The tests that stay long with a warm compilation cache (measured: each over ~15 s there, on 2
+# workers: whole trainings, long rollouts, subprocesses, programs with host callbacks, which
+# JAX never caches), as `<file>::<test name prefix>`: marked `slow`; `make test-quick` runs the
+# rest (`pytest -m "not slow"`). CI runs them all.
+SLOW = (
+    "test_distributed.py::test_two_processes", "test_ppo_learning.py::test_",
+    "test_sharding.py::test_one_two_and_four", "test_brax_compat.py::test_", "test_expert.py::test_",
+    "test_train.py::test_resume_with_the_printed_command", "test_train.py::test_a_nan_base",
+    "test_train.py::test_a_larger_budget", "test_ppo.py::test_vmapped_seeds",
+    "test_ppo.py::test_residual_is_exactly_zero_at_alpha_zero", "test_selection.py::test_every_evaluation",
+    "test_selection.py::test_the_best_checkpoint", "test_gpu_suite.py::test_smoke_items",
+    "test_gr00t.py::test_base_check_reports", "test_gr00t.py::test_random_weights_rollout",
+    "test_evaluate_cli.py::test_reports_rates", "test_evaluate_cli.py::test_checkpoint_and_its_export",
+    "test_contact.py::test_arm_driven_into_table", "test_bc.py::test_",
+    "test_video.py::test_one_frame_per_step", "test_deploy.py::test_sim_robot_loop",
+    "test_chunk_cache.py::test_torch_model",
+)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long even with a warm compilation cache "
+                                       "(tests/conftest.py SLOW; make test-quick leaves it out)")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by markers
 def pytest_collection_modifyitems(items):
     rank = {name: i for i, name in enumerate(LONG_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+    for item in items:
+        if f"{item.path.name}::{item.name}".startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
