@@ -78,8 +78,8 @@ LONG_FIRST = ("test_paper_return.py", "test_distributed.py", "test_brax_compat.p
               "test_gpu_suite.py")
 
 
-# The tests that stay long with a warm compilation cache (measured: each over ~15 s there, on 2
-# workers: whole trainings, long rollouts, subprocesses, programs with host callbacks, which
+# The tests that stay long with a warm compilation cache (measured there on 2 workers: ~30 s or
+# more each; whole trainings, long rollouts, subprocesses, programs with host callbacks, which
 # JAX never caches), as `<file>::<test name prefix>`: marked `slow`; `make test-quick` runs the
 # rest (`pytest -m "not slow"`). CI runs them all.
 SLOW = (
