@@ -221,8 +221,11 @@ def start(cfg: TrainConfig, resume: bool, log=print):
     sharding.check_batch(cfg.ppo.num_envs, mesh.size)
     agent.rollout_base = sharding.per_shard_base(agent.base, mesh)
     key = np.asarray(jax.random.PRNGKey(run.seed))  # a host value: it fits any mesh
-    agent.shardings = sharding.state_sharding(jax.eval_shape(agent.init, key), mesh)
-    init = jax.jit(agent.init, out_shardings=agent.shardings).lower(key).compile()
+    # One function object for both: the jit reuses eval_shape's trace (~4 s of tracing the env's
+    # reset on a CPU); `agent.init` read twice would be two bound methods, traced twice.
+    init_fn = agent.init
+    agent.shardings = sharding.state_sharding(jax.eval_shape(init_fn, key), mesh)
+    init = jax.jit(init_fn, out_shardings=agent.shardings).lower(key).compile()
     distributed.barrier("init compiled")
     ts = init(key)
     history: list[dict] = []
