@@ -44,6 +44,23 @@ def test_comparison_rows_span_the_training_seeds():
     assert row[4:] == ["X (CPU)", "2026-12-05", "`f.json`"]
 
 
+def test_seeds_on_other_cpus_show_every_device_and_every_evaluation_of_the_base():
+    """Two seeds recorded on two CPUs: the base alone, the same episodes, may end differently
+    on each (another float order), so both evaluations are shown, and both devices."""
+    def run(seed, alone, cpu):
+        return {"base": "scripted:0.03", "seed": seed,
+                "alone": {"plausible_success_rate": alone, "plausible_ci95": [alone - 0.1, alone + 0.1]},
+                "residual": {"plausible_success_rate": 0.5, "plausible_ci95": [0.4, 0.6]},
+                "env_steps": 38400, "device": {"device_kind": "cpu", "cpu_model": cpu}}
+    record = {"timestamp": "2026-12-07T00:00:00", "rows": [run(1, 0.3, "A"), run(0, 0.4, "B")]}
+    row = readme_table._comparison_rows("f.json", record)["scripted:0.03"]
+    assert row[1] == "30.0-40.0% over 2 evaluations (CIs 20-50)"
+    assert row[2] == "50.0-50.0% over 2 seeds (CIs 40-60)" and row[4] == "A (CPU) / B (CPU)"
+    same = {"timestamp": "2026-12-07T00:00:00", "rows": [run(1, 0.3, "A"), run(0, 0.3, "A")]}
+    row = readme_table._comparison_rows("f.json", same)["scripted:0.03"]
+    assert row[1] == "30.0% (20-40)" and row[4] == "A (CPU)"
+
+
 def test_render_refuses_a_readme_without_markers():
     try:
         readme_table.render("# no table here\n")

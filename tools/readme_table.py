@@ -56,12 +56,7 @@ def _seeds_row(record: dict) -> tuple[str, str]:
     """Alone and + residual cells of a benchmarks/seeds.py record (several training seeds)."""
     alone = record["base_alone"]
     evals = [run["eval"] for run in record["runs"] if run.get("learning_rate", 0.0003) == 0.0003]
-    rates = [e["plausible_success_rate"] for e in evals]
-    low = min(e["plausible_ci95"][0] for e in evals)
-    high = max(e["plausible_ci95"][1] for e in evals)
-    cell = (f"{100 * min(rates):.1f}-{100 * max(rates):.1f}% over {len(evals)} seeds "
-            f"(CIs {100 * low:.0f}-{100 * high:.0f})")
-    return _pct(alone["plausible_success_rate"], alone["plausible_ci95"]), cell
+    return _pct(alone["plausible_success_rate"], alone["plausible_ci95"]), _span(evals, "seeds")
 
 
 def _steps(steps: int) -> str:
@@ -69,24 +64,34 @@ def _steps(steps: int) -> str:
 
 
 def _comparison_rows(name: str, record: dict) -> dict[str, list[str]]:
-    """{base: row} of a residual_vs_base file: alone once (the same episodes for every seed),
-    the kept checkpoints of every training seed (range of rates, span of their CIs)."""
+    """{base: row} of a residual_vs_base file: alone once (the same episodes for every seed;
+    every evaluation if seeds recorded on other CPUs saw them end differently), the kept
+    checkpoints of every training seed (range of rates, span of their CIs), every device."""
     by_base: dict[str, list[dict]] = {}
     for row in record["rows"]:
         by_base.setdefault(base_name(row["base"]), []).append(row)
     out = {}
     for base, runs in by_base.items():
-        a = runs[0]["alone"]
-        rates = [r["residual"]["plausible_success_rate"] for r in runs]
-        low = min(r["residual"]["plausible_ci95"][0] for r in runs)
-        high = max(r["residual"]["plausible_ci95"][1] for r in runs)
-        cell = (_pct(rates[0], runs[0]["residual"]["plausible_ci95"]) + ", 1 seed" if len(runs) == 1
-                else f"{100 * min(rates):.1f}-{100 * max(rates):.1f}% over {len(runs)} seeds "
-                     f"(CIs {100 * low:.0f}-{100 * high:.0f})")
-        out[base] = [LABELS.get(base, f"`{base}`"), _pct(a["plausible_success_rate"], a["plausible_ci95"]),
-                     cell, _steps(runs[0]["env_steps"]), _device(runs[0]),
-                     record.get("timestamp", "")[:10] or "not recorded", f"`{name}`"]
+        alone = [r["alone"] for r in runs]
+        if len({(a["plausible_success_rate"], tuple(a["plausible_ci95"])) for a in alone}) == 1:
+            alone_cell = _pct(alone[0]["plausible_success_rate"], alone[0]["plausible_ci95"])
+        else:  # the same episodes on other CPUs (another float order) or settings: every one shown
+            alone_cell = _span(alone, "evaluations")
+        seeds = [r["residual"] for r in runs]
+        cell = (_pct(seeds[0]["plausible_success_rate"], seeds[0]["plausible_ci95"]) + ", 1 seed"
+                if len(runs) == 1 else _span(seeds, "seeds"))
+        devices = list(dict.fromkeys(_device(r) for r in runs))  # in row order, each once
+        out[base] = [LABELS.get(base, f"`{base}`"), alone_cell, cell, _steps(runs[0]["env_steps"]),
+                     " / ".join(devices), record.get("timestamp", "")[:10] or "not recorded", f"`{name}`"]
     return out
+
+
+def _span(evals: list[dict], what: str) -> str:
+    """Range of several evaluations' plausible success rates and the span of their CIs."""
+    rates = [e["plausible_success_rate"] for e in evals]
+    low, high = min(e["plausible_ci95"][0] for e in evals), max(e["plausible_ci95"][1] for e in evals)
+    return (f"{100 * min(rates):.1f}-{100 * max(rates):.1f}% over {len(evals)} {what} "
+            f"(CIs {100 * low:.0f}-{100 * high:.0f})")
 
 
 def rows() -> list[list[str]]:
