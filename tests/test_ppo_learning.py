@@ -1,16 +1,18 @@
 """The trainer learns: a reach variant of paper_return (reward = the reach term only), zero base.
 
 Only the reach term: the implausibility penalty is off too. With it on (deploy's target-gap rule
-costs 1 per step over 30 deg), the same run was measured to learn reach more slowly (160 iterations at learning rate 2e-3:
-reach reward -0.455 -> -0.388, against -0.455 -> -0.335 without): reaching the sheet drives the
-target into the table. The rule has its own test in test_paper_return.py.
+costs 1 per step over 30 deg), the same run was measured to learn reach more slowly (160
+iterations at learning rate 2e-3: reach reward -0.455 -> -0.388, against -0.455 -> -0.335
+without): reaching the sheet drives the target into the table. The rule has its own test in
+test_paper_return.py.
 
 Known answer: from the home pose the fingertip is ~0.29 m from the sheet (reach reward
 0.5 (exp(-0.29 / 0.15) - 1) ~ -0.43 per step, 0 at the sheet); moving the arm towards the sheet
 earns more.
 Budget: 96 iterations x 16 envs x 16 steps (24,576 env steps; ~2.5 minutes on 2 CPU cores, ~60 s
-of it compiling). Measured on a 2-core Intel Xeon, last episode's reach reward per step: seed 0
--0.318, seed 1 -0.328, seed 2 -0.272 (160 iterations at 2e-3, the previous budget: -0.335). No checkpoint selection: the assertion reads the training history, and the
+of it compiling). Measured on a 2-core Intel Xeon, the last episode's reach reward per step:
+seed 0 -0.318, seed 1 -0.328, seed 2 -0.272 (the previous budget, 160 iterations at 2e-3:
+-0.335). No checkpoint selection: the assertion reads the training history, and the
 selection's evaluation program (another ~45 s to compile at this batch and episode length) has
 its own tests (test_selection.py).
 """
