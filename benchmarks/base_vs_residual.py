@@ -15,7 +15,7 @@ evaluation: --episodes fixed-seed episodes (ppo.evaluate.EVAL_SEED) of the base 
 Run: python -m benchmarks.base_vs_residual [--rows scripted bc] [--noise 0.03] [--seeds 0 1]
 [--impl jax|warp] [--num-envs 16 --iterations 150] [--out ...]
 Writes benchmarks/results/residual_vs_base_{cpu,gpu}.json (by the JAX backend): {"rows":
-[{"base", "seed", "alone": {...}, "residual": {..., "checkpoint"}, "seeds", "env_steps",
+[{"base", "seed", "alone": {...}, "residual": {..., "checkpoint"}, "seeds", "env_steps", "timestamp",
 "device", "command", "settings", "selection", "curve"}]}, one row per base and training seed,
 written after every row; rows of other (base, seed) pairs already in the file are kept. The
 README's results table is generated from it (tools/readme_table.py).
@@ -156,7 +156,8 @@ def main() -> None:
         for seed in args.seeds:
             row = run_row(spec, seed, args, bridge, horizon)
             meta = metadata()
-            row.update(seeds=list(args.seeds), device=meta["device"], command=command,
+            row.update(seeds=list(args.seeds), device=meta["device"], timestamp=meta["timestamp"],
+                       command=command,
                        bridge=dataclasses.asdict(bridge), settings={
                            "iterations": args.iterations, "num_envs": args.num_envs,
                            "unroll_length": cfg.unroll_length, "learning_rate": cfg.learning_rate,

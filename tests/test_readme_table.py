@@ -22,7 +22,8 @@ def test_table_rows_come_from_the_json_files():
         if row[-1].strip("`") in readme_table.COMPARISONS:
             base = next(b for b, label in readme_table.LABELS.items() if label == row[0])
             runs = [r for r in record["rows"] if readme_table.base_name(r["base"]) == base]
-            assert row[1].startswith(f"{100 * runs[0]['alone']['plausible_success_rate']:.1f}%")
+            alone = min(r["alone"]["plausible_success_rate"] for r in runs)
+            assert row[1].startswith(f"{100 * alone:.1f}")
             lowest = min(r["residual"]["plausible_success_rate"] for r in runs)
             assert row[2].startswith(f"{100 * lowest:.1f}")
     bases = {readme_table.base_name(r["base"]) for name in readme_table.COMPARISONS

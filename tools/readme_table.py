@@ -81,8 +81,9 @@ def _comparison_rows(name: str, record: dict) -> dict[str, list[str]]:
         cell = (_pct(seeds[0]["plausible_success_rate"], seeds[0]["plausible_ci95"]) + ", 1 seed"
                 if len(runs) == 1 else _span(seeds, "seeds"))
         devices = list(dict.fromkeys(_device(r) for r in runs))  # in row order, each once
+        dates = sorted({r.get("timestamp", record.get("timestamp", ""))[:10] for r in runs} - {""})
         out[base] = [LABELS.get(base, f"`{base}`"), alone_cell, cell, _steps(runs[0]["env_steps"]),
-                     " / ".join(devices), record.get("timestamp", "")[:10] or "not recorded", f"`{name}`"]
+                     " / ".join(devices), " / ".join(dates) or "not recorded", f"`{name}`"]
     return out
 
 
