@@ -15,10 +15,10 @@ evaluation: --episodes fixed-seed episodes (ppo.evaluate.EVAL_SEED) of the base 
 Run: python -m benchmarks.base_vs_residual [--rows scripted bc] [--noise 0.03] [--seeds 0 1]
 [--impl jax|warp] [--num-envs 16 --iterations 150] [--out ...]
 Writes benchmarks/results/residual_vs_base_{cpu,gpu}.json (by the JAX backend): {"rows":
-[{"base", "seed", "alone": {...}, "residual": {..., "checkpoint"}, "seeds", "env_steps", "timestamp",
-"device", "command", "settings", "selection", "curve"}]}, one row per base and training seed,
-written after every row; rows of other (base, seed) pairs already in the file are kept. The
-README's results table is generated from it (tools/readme_table.py).
+[{"base", "seed", "alone": {...}, "residual": {..., "checkpoint"}, "seeds", "env_steps",
+"timestamp", "device", "command", "settings", "selection", "curve"}]}, one row per base and
+training seed, written after every row; rows of other (base, seed) pairs already in the file are
+kept. The README's results table is generated from it (tools/readme_table.py).
 """
 from __future__ import annotations
 
