@@ -166,28 +166,44 @@ class PaperReturn(Env):
         return State(data, self._observe(data), jp.float32(0.0), jp.float32(0.0), metrics, info)
 
     def step(self, state: State, action: jax.Array) -> State:
-        """The next state: one env (`action` (6,)) or a batch (`action` (B, 6), `state` batched)."""
+        """The next state: one env (`action` (6,)) or a batch (`action` (B, 6), `state` batched).
+        A batch runs the per-env parts under `jax.vmap` and the substeps as one scan over the
+        batch (a scan traced under vmap would be traced, then batched, twice: ~5 s per program)."""
         if action.ndim == 2 and action.shape[1:] == (6,) and state.obs.ndim == 2:
-            return jax.vmap(self.step)(state, action)
-        return self._step(state, action)
+            command = jax.vmap(self._command)(state, action)
+            reached = self._physics(state.info["dr"], state.data, command["target"], batched=True)
+            return jax.vmap(self._outcome)(state, command, *reached)
+        command = self._command(state, action)
+        reached = self._physics(state.info["dr"], state.data, command["target"], batched=False)
+        return self._outcome(state, command, *reached)
 
-    def _step(self, state: State, action: jax.Array) -> State:
+    def _command(self, state: State, action: jax.Array) -> dict[str, jax.Array]:
+        """One env's control step before the physics: the clipped action (6,), which entries were
+        finite, the rate-limited setpoint `target` (6,) rad, its gap to the measured joints (rad)
+        and whether deploy's safety stop would fire on it."""
         cfg = self.config
         if action.shape != (6,) or state.obs.ndim != 1:
             raise ValueError(f"action must have shape (6,) per env or (B, 6) for a batched state, "
                              f"got {action.shape} for observations {state.obs.shape}")
         finite = jp.isfinite(action)
         action = jp.clip(jp.where(finite, action, 0.0), -1.0, 1.0)
-        info = dict(state.info)
+        info = state.info
         base = jp.where(info["base_active"] > 0, info["base_target"], info["last_target"])
         scale = control.residual_scale(cfg, info["base_active"])
         target = control.joint_target(base, action, scale, self.joint_lower, self.joint_upper)
         target = control.rate_limit(target, info["last_target"], self._max_step)
         gap = control.target_gap(target, state.data.qpos[self._arm_qpos])  # before the physics
-        deploy_stop = gap > cfg.max_target_gap
-        model = self.model_for(info["dr"])
-        data, deepest, highest, hardest = self._physics(model, state.data, target)
+        return {"action": action, "finite": finite, "target": target, "gap": gap,
+                "deploy_stop": gap > cfg.max_target_gap}
 
+    def _outcome(self, state: State, command: dict, data: mjx.Data, deepest: jax.Array,
+                 highest: jax.Array, hardest: jax.Array) -> State:
+        """One env's state after the physics reached `data` (the worst depth and lift (m) and
+        arm-table force (N) of its substeps): observation, reward, ending, metrics."""
+        cfg = self.config
+        action, finite, target, gap, deploy_stop = (command[k] for k in (
+            "action", "finite", "target", "gap", "deploy_stop"))
+        info = dict(state.info)
         obs = self._observe(data)
         nan_physics = ~jp.all(jp.isfinite(obs))
         obs = jp.where(nan_physics, 0.0, obs)
@@ -201,7 +217,7 @@ class PaperReturn(Env):
         # state reached. Depth and lift are the worst over every substep and the state reached;
         # the arm-table force the largest of the substeps' constraint solves (each of a
         # substep's start state; the state reached has no solve of its own yet).
-        plaus = self._plausibility(mjx.kinematics(model, data), force=False)
+        plaus = self._plausibility(mjx.kinematics(self.model_for(info["dr"]), data), force=False)
         plaus["arm_depth"] = jp.maximum(plaus["arm_depth"], deepest)
         plaus["paper_lift"] = jp.maximum(plaus["paper_lift"], highest)
         plaus["arm_table_force"] = hardest
@@ -235,18 +251,25 @@ class PaperReturn(Env):
                              done=done.astype(jp.float32), metrics=metrics, info=info)
 
     # --- helpers --------------------------------------------------------------------------
-    def _physics(self, model: mjx.Model, data: mjx.Data, target: jax.Array):
-        """`n_substeps` physics steps holding the servo setpoint `target`; also returns the arm's
-        deepest depth in the table and the sheet's highest lift (m) seen at the substeps, and the
-        largest arm-table contact force (N) of the substeps' constraint solves."""
+    def _physics(self, dr: dict, data: mjx.Data, target: jax.Array, batched: bool):
+        """`n_substeps` physics steps holding the servo setpoint `target` ((6,) rad, or (B, 6)
+        with `batched`: every env of the batch in one scan); also returns the arm's deepest depth
+        in the table and the sheet's highest lift (m) seen at the substeps, and the largest
+        arm-table contact force (N) of the substeps' constraint solves (each () or (B,))."""
+        def one_env(dr, d, target):
+            d = mjx.step(self.model_for(dr), d.replace(ctrl=target))
+            m = self._plausibility(d)  # geom poses and contacts of this substep's start
+            return d, m["arm_depth"], m["paper_lift"], m["arm_table_force"]
+
+        advance = jax.vmap(one_env) if batched else one_env
+
         def substep(carry, _):
             d, deepest, highest, hardest = carry
-            d = mjx.step(model, d.replace(ctrl=target))
-            m = self._plausibility(d)  # geom poses and contacts of this substep's start
-            return (d, jp.maximum(deepest, m["arm_depth"]), jp.maximum(highest, m["paper_lift"]),
-                    jp.maximum(hardest, m["arm_table_force"])), None
+            d, depth, lift, force = advance(dr, d, target)
+            return (d, jp.maximum(deepest, depth), jp.maximum(highest, lift),
+                    jp.maximum(hardest, force)), None
 
-        zero = jp.float32(0.0)
+        zero = jp.zeros(target.shape[:-1], jp.float32)
         return jax.lax.scan(substep, (data, zero, zero, zero), None, self.n_substeps)[0]
 
     def _plausibility(self, data: mjx.Data, force: bool = True) -> dict[str, jax.Array]:
