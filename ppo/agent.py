@@ -63,13 +63,17 @@ class Agent:
         self.optimizer = make_optimizer(cfg)
         self.num_iterations = num_iterations
         self.shardings = None  # TrainState of NamedShardings once placed on a mesh (ppo.sharding)
+        self.env_keys_sharding = None  # the env axis over that mesh, for init's reset keys
         self.rollout_base = base  # the base as the rollout calls it (per device: ppo.sharding)
 
     def init(self, rng: jax.Array, hp: dict | None = None) -> TrainState:
         """A fresh state; `hp` as `hparams(cfg, ...)` (default: the config's values)."""
         k_net, k_env, rng = jax.random.split(rng, 3)
         params = self.net.init(k_net, jp.zeros((1, POLICY_INPUT)))
-        env_state = self.wrapped.reset(jax.random.split(k_env, self.cfg.num_envs))
+        keys = jax.random.split(k_env, self.cfg.num_envs)
+        if self.env_keys_sharding is not None:  # typed as the auto-reset's keys: one reset trace
+            keys = jax.lax.with_sharding_constraint(keys, self.env_keys_sharding)
+        env_state = self.wrapped.reset(keys)
         return TrainState(params, self.optimizer.init(params), networks.init_stats(POLICY_INPUT),
                           env_state, chunk_cache.init(self.cfg.num_envs, self.base.horizon),
                           rng, jp.int32(0), jp.int32(0), hp if hp is not None else hparams(self.cfg))

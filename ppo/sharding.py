@@ -64,6 +64,11 @@ def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, P())
 
 
+def split_envs(mesh: Mesh) -> NamedSharding:
+    """An array with the env axis first, split over the mesh."""
+    return NamedSharding(mesh, P(AXIS))
+
+
 def per_shard_base(base, mesh: Mesh):
     """`base` whose `chunk(env_state)` runs once per device on that device's envs (a model
     base's torch callback sees its local batch); built-in bases (pure JAX) are returned as

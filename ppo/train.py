@@ -220,6 +220,7 @@ def start(cfg: TrainConfig, resume: bool, log=print):
     mesh = sharding.make_mesh(run.devices)
     sharding.check_batch(cfg.ppo.num_envs, mesh.size)
     agent.rollout_base = sharding.per_shard_base(agent.base, mesh)
+    agent.env_keys_sharding = sharding.split_envs(mesh)
     key = np.asarray(jax.random.PRNGKey(run.seed))  # a host value: it fits any mesh
     # One function object for both: the jit reuses eval_shape's trace (~4 s of tracing the env's
     # reset on a CPU); `agent.init` read twice would be two bound methods, traced twice.
