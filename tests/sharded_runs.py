@@ -18,7 +18,7 @@ from ppo.train import train  # noqa: E402
 
 out = sys.argv[1]
 for n in map(int, sys.argv[2:]):
-    run = tiny_run(f"{out}/{n}", iterations=2, checkpoint_every=2, devices=n, video=0)
+    run = tiny_run(f"{out}/{n}", iterations=2, checkpoint_every=2, devices=n, video=0, impl="jax")
     _, ts, history = train(run, progress=False)
     shards = {len(x.sharding.device_set) for x in jax.tree.leaves(ts.env_state) if np.ndim(x)}
     print(json.dumps({"devices": n, "params": [np.asarray(p).tolist() for p in jax.tree.leaves(ts.params)],

@@ -19,7 +19,7 @@ SIZE = 32  # px: the smallest side the 4-conv encoder takes
 def demo_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("bc") / "demos"
     demos.generate(out, episodes=5, size=SIZE, num_envs=4, seed=3, progress=False,
-                   episode_length=24)
+                   episode_length=24, impl="warp")  # Warp compiles faster (tests/tiny.py)
     return out
 
 

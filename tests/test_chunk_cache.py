@@ -19,7 +19,7 @@ H, L, T, N = 4, 10, 25, 3  # chunk horizon, episode length (time-out resets), ro
 
 @pytest.fixture(scope="module")
 def env():
-    return make(impl="jax", episode_length=L)
+    return make(impl="warp", episode_length=L)  # either impl; Warp compiles faster (tests/tiny.py)
 
 
 def ramp_base(refresh):

@@ -15,7 +15,7 @@ from ppo import checkpoint
 from ppo.train import start
 from tiny import tiny_run
 
-FAST = ["--episodes", "2", "--num-envs", "2", "--impl", "jax"]
+FAST = ["--episodes", "2", "--num-envs", "2", "--impl", "warp"]  # the tiny run's impl (tests/tiny.py)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def results(run_dir, tmp_path_factory):
 def test_reports_rates_with_cis_return_length_and_plausibility(results):
     r = results["run"]
     assert r["kind"] == "checkpoint" and r["episodes"] == 2 and r["num_envs"] == 2
-    assert r["base"] == "zero" and r["impl"] == "jax" and r["seed"] == 1234
+    assert r["base"] == "zero" and r["impl"] == "warp" and r["seed"] == 1234
     for rate, ci in (("success_rate", "ci95"), ("plausible_success_rate", "plausible_ci95")):
         assert 0 <= r[ci][0] <= r[rate] <= r[ci][1] <= 1
     assert 1 <= r["mean_episode_steps"] <= 20

@@ -36,7 +36,7 @@ def test_expert_succeeds_plausibly_in_randomised_episodes(impl, episodes):
 
 
 def test_hold_pose_alone_never_succeeds():
-    env = make(impl="jax", episode_length=60)
+    env = make(impl="warp", episode_length=60)  # either impl; Warp compiles faster (tests/tiny.py)
     result = evaluate_base(env, make_base("zero", env), 16, seed=SEED)
     assert not result["success"].any()
     assert (result["final_goal_distance"] > 0.05).all()  # the sheet stays where it was put

@@ -9,7 +9,7 @@ from ppo.train import make_train, train
 from tiny import TINY, tiny_run
 
 def test_residual_is_exactly_zero_at_alpha_zero():
-    env = make(impl="jax", alpha=0.0)
+    env = make(impl="warp", alpha=0.0)  # the control law is both impls': Warp compiles faster
     state = jax.jit(env.reset)(jax.random.split(jax.random.PRNGKey(0), 2))
     # a base within one control step of the servo's speed cap (0.157 rad) of the reset setpoint
     base = state.info["last_target"] + jp.array([0.1, -0.1, 0.12, -0.05, 0.08, 0.1])
@@ -25,7 +25,7 @@ def test_vmapped_seeds_equal_separate_runs(tmp_path):
     12 updates, against > 0.05 between the seeds; a learning rate given through `hp` changes
     the run (hp is traced: the same program). The vmapped runs come first: `train` clears JAX's
     caches, and the vmapped function traced again afterwards would be compiled again."""
-    _, train_fn = make_train(tiny_run(tmp_path, impl="jax"), copies=2)
+    _, train_fn = make_train(tiny_run(tmp_path), copies=2)
     keys = jp.stack([jax.random.PRNGKey(seed) for seed in (0, 1)])  # train() starts from PRNGKey(seed)
     both_fn = jax.jit(jax.vmap(train_fn))
 
@@ -40,7 +40,7 @@ def test_vmapped_seeds_equal_separate_runs(tmp_path):
     assert np.abs(kernel(other)[0] - kernel(both)[0]).max() > 1e-3
     np.testing.assert_array_equal(kernel(other)[1], kernel(both)[1])  # the other copy: unchanged
     for seed in (0, 1):
-        _, alone, history = train(tiny_run(tmp_path / str(seed), impl="jax", seed=seed, video=0),
+        _, alone, history = train(tiny_run(tmp_path / str(seed), seed=seed, video=0),
                                   progress=False)
         for a, b in zip(jax.tree.leaves(alone.params), jax.tree.leaves(both.params)):
             np.testing.assert_allclose(np.array(a), np.array(b[seed]), rtol=0, atol=5e-3)

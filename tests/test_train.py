@@ -96,7 +96,7 @@ def interrupt_after(monkeypatch, iteration: int):
 TINY_FLAGS = ["--num-envs", "4", "--unroll-length", "4", "--num-minibatches", "2",
               "--update-epochs", "2", "--hidden", "32", "32", "--iterations", "3",
               "--episode-length", "20", "--checkpoint-every", "1", "--eval-episodes", "4",
-              "--video", "0", "--select-every", "2", "--select-episodes", "4"]
+              "--video", "0", "--select-every", "2", "--select-episodes", "4", "--impl", "warp"]
 SELECT = dict(select_every=2, select_episodes=4)  # evaluated at iterations 2 and 3
 
 

@@ -19,7 +19,7 @@ LENGTH, SEED = 4, 3
 
 @pytest.fixture(scope="module")
 def env():
-    return make(impl="jax", episode_length=LENGTH)
+    return make(impl="warp", episode_length=LENGTH)  # Warp compiles faster (tests/tiny.py)
 
 
 @pytest.fixture(scope="module")
