@@ -72,10 +72,9 @@ def paper_at(x: float, y: float, yaw: float = 0.0) -> jax.Array:
 # `make test` runs files on 2 xdist workers in collection order (--dist loadfile
 # --no-loadscope-reorder): starting the long ones first lets both workers end together
 # instead of one waiting on the other's long tail. The rest keep their order.
-LONG_FIRST = ("test_paper_return.py", "test_distributed.py", "test_brax_compat.py",
-              "test_sharding.py", "test_train.py", "test_expert.py", "test_ppo.py",
-              "test_ppo_learning.py", "test_contact.py", "test_gr00t.py",
-              "test_gpu_suite.py")
+LONG_FIRST = ("test_distributed.py", "test_expert.py", "test_sharding.py", "test_paper_return.py",
+              "test_ppo_learning.py", "test_contact.py", "test_train.py", "test_gr00t.py",
+              "test_gpu_suite.py", "test_ppo.py", "test_brax_compat.py")
 
 
 # The tests that stay long with a warm compilation cache (measured there on 2 workers: ~30 s or
