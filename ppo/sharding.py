@@ -43,6 +43,18 @@ def check_batch(num_envs: int, devices: int) -> None:
                          f"({devices}): each device steps num_envs / devices envs")
 
 
+def unsplit_physics(impl: str, devices: int, num_envs: int) -> str | None:
+    """What to tell the user of a run whose physics XLA cannot split over its devices (None
+    where it can): MuJoCo Warp's step is one FFI call without a partitioning rule, so GSPMD
+    gathers every env onto each device for it (measured on 2 forced CPU devices: the call's
+    operands carry the global batch), while the jax impl's XLA code is split."""
+    if impl != "warp" or devices == 1:
+        return None
+    return (f"note: impl=warp on {devices} devices: XLA cannot split MuJoCo Warp's physics call, "
+            f"so every device steps all {num_envs} envs (more devices add no physics throughput; "
+            "--impl jax is split; docs/scaling.md)")
+
+
 def _specs(per_env_leaves):
     """P("envs") where a tree of bools says a leaf has the env axis first, P() (replicated)
     elsewhere."""

@@ -219,6 +219,9 @@ def start(cfg: TrainConfig, resume: bool, log=print):
     _, agent = build(cfg, schedule=schedule)
     mesh = sharding.make_mesh(run.devices)
     sharding.check_batch(cfg.ppo.num_envs, mesh.size)
+    note = sharding.unsplit_physics(agent.env.impl, mesh.size, cfg.ppo.num_envs)
+    if note:
+        log(note)
     agent.rollout_base = sharding.per_shard_base(agent.base, mesh)
     agent.env_keys_sharding = sharding.split_envs(mesh)
     key = np.asarray(jax.random.PRNGKey(run.seed))  # a host value: it fits any mesh

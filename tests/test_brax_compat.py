@@ -1,8 +1,8 @@
 """Brax's own PPO trains on the env through our wrappers (a few iterations, CPU).
 
 One evaluation, at the end (num_evals=1): Brax compiles its evaluation unroll again for the
-evaluation before training (another ~100 s of compiling on the jax impl, measured), which tests Brax, not
-the env."""
+evaluation before training (another ~100 s of compiling on the jax impl, measured), which tests
+Brax, not the env."""
 import jax
 import numpy as np
 
@@ -12,8 +12,9 @@ from ppo.brax_baseline import from_ppo_config, train
 
 def test_brax_ppo_runs_on_paper_return():
     ppo = PPOConfig(num_envs=4, unroll_length=5, num_minibatches=2, hidden=(64, 64))
-    make_policy, params, history = train(from_ppo_config(ppo), timesteps=400, episode_length=20, num_evals=1,
-                                         impl="warp")  # the GPU default; compiles faster (tests/tiny.py)
+    # impl="warp", the GPU default, where Brax's PPO is compared: it compiles faster (tests/tiny.py)
+    make_policy, params, history = train(from_ppo_config(ppo), timesteps=400, episode_length=20,
+                                         num_evals=1, impl="warp")
     steps = [s for s, _ in history]
     assert len(steps) == 1 and steps[0] >= 400  # evaluated once, after the training
     last = history[-1][1]

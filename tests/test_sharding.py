@@ -49,6 +49,12 @@ def test_a_model_base_runs_once_per_device_on_its_envs():
     assert result["seen"] == [4, 4] and result["equal"] and result["out_devices"] == 2
 
 
+def test_a_warp_run_on_several_devices_is_told_its_physics_is_not_split():
+    assert sharding.unsplit_physics("jax", 4, 16) is None
+    assert sharding.unsplit_physics("warp", 1, 16) is None
+    assert "every device steps all 16 envs" in sharding.unsplit_physics("warp", 2, 16)
+
+
 def test_envs_must_split_evenly_and_devices_exist():
     with pytest.raises(ValueError, match="multiple of the device count"):
         sharding.check_batch(6, 4)
