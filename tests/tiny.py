@@ -6,8 +6,8 @@ evaluation program of its own) unless a test asks (test_selection, test_train's 
 On MuJoCo Warp (impl="warp", the GPU default): the trainer does not depend on the impl, and a
 Warp program compiles ~3x faster on a CPU (its physics is one FFI call into kernels Warp has
 compiled once, not XLA code: a tiny run from an empty JAX cache 15 s against 51 s on the jax
-impl, measured with Warp's kernels already built),
-while stepping slower (a few dozen steps here). The jax impl, the CPU default, is trained in
+impl, measured with Warp's kernels already built), while stepping slower (a few dozen steps
+here). The jax impl, the CPU default, is trained in
 test_ppo_learning, test_sharding and test_distributed: GSPMD splits the jax impl's XLA code over
 devices, while Warp's FFI call it cannot split (it gathers every env onto each device: measured,
 docs/scaling.md), so those tests would not test the split."""
