@@ -15,7 +15,7 @@ from ppo import checkpoint
 from ppo.train import start
 from tiny import tiny_run
 
-FAST = ["--episodes", "2", "--num-envs", "2", "--impl", "warp"]  # the tiny run's impl (tests/tiny.py)
+FAST = ["--episodes", "2", "--num-envs", "2", "--impl", "warp"]  # tiny run's impl (tests/tiny.py)
 
 
 @pytest.fixture(scope="module")

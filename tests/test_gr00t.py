@@ -129,7 +129,7 @@ def stock(isaac_dir, layout_file):
 
 @pytest.fixture(scope="module")
 def env():
-    return PaperReturn(EnvConfig(impl="warp"))  # the batch comes from the arrays; Warp compiles faster
+    return PaperReturn(EnvConfig(impl="warp"))  # batch from the arrays; Warp compiles faster
 
 
 def inputs(batch=2, seed=0):

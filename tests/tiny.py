@@ -7,10 +7,10 @@ On MuJoCo Warp (impl="warp", the GPU default): the trainer does not depend on th
 Warp program compiles ~3x faster on a CPU (its physics is one FFI call into kernels Warp has
 compiled once, not XLA code: a tiny run from an empty JAX cache 15 s against 51 s on the jax
 impl, measured with Warp's kernels already built), while stepping slower (a few dozen steps
-here). The jax impl, the CPU default, is trained in
-test_ppo_learning, test_sharding and test_distributed: GSPMD splits the jax impl's XLA code over
-devices, while Warp's FFI call it cannot split (it gathers every env onto each device: measured,
-docs/scaling.md), so those tests would not test the split."""
+here). The jax impl, the CPU default, is trained in test_ppo_learning, test_sharding and
+test_distributed: GSPMD splits the jax impl's XLA code over devices, while Warp's FFI call it
+cannot split (it gathers every env onto each device: measured, docs/scaling.md), so those tests
+would not test the split."""
 from ppo.config import PPOConfig, TrainConfig, with_values
 
 TINY = PPOConfig(num_envs=4, unroll_length=4, num_minibatches=2, update_epochs=2, hidden=(32, 32))
