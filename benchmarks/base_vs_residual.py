@@ -91,7 +91,7 @@ def ppo_config(args) -> PPOConfig:
     # minibatches (and base_vs_residual.json was recorded with 4 x 4)
     return PPOConfig(num_envs=args.num_envs, learning_rate=args.learning_rate,
                      init_log_std=args.init_log_std, critic_warmup=args.critic_warmup,
-                     num_minibatches=4, update_epochs=4)
+                     ent_coef=args.ent_coef, num_minibatches=4, update_epochs=4)
 
 
 def bc_bridge(weights: str) -> BridgeConfig:
@@ -129,6 +129,8 @@ def main() -> None:
     # the residual from undoing a good base early on (docs/bases.md; measured on scripted).
     p.add_argument("--learning-rate", type=float, default=3e-4)
     p.add_argument("--init-log-std", type=float, default=-2.0)
+    p.add_argument("--ent-coef", type=float, default=PPOConfig().ent_coef,
+                   help="entropy bonus weight (default: PPOConfig's)")
     p.add_argument("--critic-warmup", type=int, default=0,
                    help="iterations at the start in which only the critic learns")
     p.add_argument("--action-scale", type=float, default=None,
@@ -162,6 +164,7 @@ def main() -> None:
                            "iterations": args.iterations, "num_envs": args.num_envs,
                            "unroll_length": cfg.unroll_length, "learning_rate": cfg.learning_rate,
                            "init_log_std": cfg.init_log_std, "critic_warmup": cfg.critic_warmup,
+                           "ent_coef": cfg.ent_coef,
                            "action_scale": args.action_scale or TrainConfig().env.action_scale,
                            "reward_implausible": args.reward_implausible,
                            "select_every": args.select_every,
