@@ -172,6 +172,14 @@ def flag_check(steps: int, repeats: int) -> list[dict]:
     return rows
 
 
+def command() -> str:
+    """The command line that is running: `python -m <the __main__ module> <args>` (the script's
+    path where it was not run with -m)."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    program = ["-m", spec.name] if spec is not None else [sys.argv[0]]
+    return shlex.join([sys.executable, *program, *sys.argv[1:]])
+
+
 def metadata() -> dict:
     def version(pkg: str) -> str | None:
         try:
@@ -182,7 +190,7 @@ def metadata() -> dict:
                 if ln.startswith("model name")), platform.processor())
     dev = jax.devices()[0]
     return {
-        "command": shlex.join([sys.executable, "-m", "benchmarks.env_throughput", *sys.argv[1:]]),
+        "command": command(),
         "device": {"device_kind": dev.device_kind, "platform": dev.platform, "cpu_model": cpu,
                    "cpu_count": os.cpu_count()},
         "versions": {p: version(p) for p in ("jax", "jaxlib", "mujoco", "mujoco-mjx", "warp-lang",

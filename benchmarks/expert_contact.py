@@ -17,8 +17,6 @@ import mjx_env  # noqa: F401  (XLA CPU flag before JAX starts)
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import shlex  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import jax  # noqa: E402
@@ -93,9 +91,7 @@ def main() -> None:
               f"{r['table_force_over_limit_fraction']:>10.2%} {r['table_force_max_n']:>10.1f}")
     dev = "gpu" if jax.default_backend() == "gpu" else "cpu"
     out = a.out or Path(__file__).resolve().parent / "results" / f"expert_contact_{dev}.json"
-    meta = metadata() | {"command": shlex.join([sys.executable, "-m", "benchmarks.expert_contact",
-                                                *sys.argv[1:]])}
-    out.write_text(json.dumps(meta | {"scene": scene_settings(), "impl": "jax", "rows": rows},
+    out.write_text(json.dumps(metadata() | {"scene": scene_settings(), "impl": "jax", "rows": rows},
                               indent=2) + "\n")
     print(f"wrote {out}")
 

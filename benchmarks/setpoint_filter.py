@@ -19,8 +19,6 @@ import mjx_env  # noqa: F401  (XLA CPU flag before JAX starts)
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import shlex  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -73,9 +71,7 @@ def main() -> None:
               f"{r['success_rate']:>9.1%}{r['implausible_episodes']:>17.1%}")
     dev = "gpu" if jax.default_backend() == "gpu" else "cpu"
     out = a.out or Path(__file__).resolve().parent / "results" / f"setpoint_filter_{dev}.json"
-    meta = metadata() | {"command": shlex.join([sys.executable, "-m", "benchmarks.setpoint_filter",
-                                                *sys.argv[1:]])}
-    out.write_text(json.dumps(meta | {
+    out.write_text(json.dumps(metadata() | {
         "scene": scene_settings(), "impl": "jax", "base": base.name, "noise_rad": a.noise,
         "reach_rad": scale, "eval_seed": EVAL_SEED, "rows": rows}, indent=2) + "\n")
     print(f"wrote {out}")
