@@ -53,7 +53,7 @@ def run_row(spec: str, seed: int, args, bridge: BridgeConfig, horizon: int | Non
     the base alone and the kept checkpoint on --episodes fixed-seed episodes. One JSON row."""
     print(f"\n=== --base {spec} --seed {seed} ===", flush=True)
     start = time.monotonic()
-    env = {"reward_implausible": args.reward_implausible}
+    env = {"reward_implausible": args.reward_implausible, "base_filter": args.base_filter}
     if args.action_scale is not None:
         env["action_scale"] = args.action_scale
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,6 +137,8 @@ def main() -> None:
                    help="rad per unit residual with an active base (default: EnvConfig's)")
     p.add_argument("--reward-implausible", type=float, default=TrainConfig().env.reward_implausible,
                    help="cost of each implausible step (default: EnvConfig's)")
+    p.add_argument("--base-filter", type=float, default=TrainConfig().env.base_filter,
+                   help="the residual layer's setpoint filter gain, 1 = off (default: EnvConfig's)")
     p.add_argument("--out", type=Path, default=None,
                    help="default: benchmarks/results/residual_vs_base_{cpu,gpu}.json")
     args = p.parse_args()
@@ -167,6 +169,7 @@ def main() -> None:
                            "ent_coef": cfg.ent_coef,
                            "action_scale": args.action_scale or TrainConfig().env.action_scale,
                            "reward_implausible": args.reward_implausible,
+                           "base_filter": args.base_filter,
                            "select_every": args.select_every,
                            "select_episodes": args.select_episodes, "episodes": args.episodes})
             rows = [r for r in rows if (r["base"], r["seed"]) != (spec, seed)] + [row]

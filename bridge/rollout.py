@@ -9,6 +9,9 @@ control step, `segment(...)` a `jax.lax.scan` of `steps` of them.
         env state with this step's base target set: a learned residual reads `state.obs`)
     observe(before, base_action, after) -> any pytree of (B, ...) arrays, stacked per step
         (`before`: the state the step started from, as a base sees it; `after`: its result)
+    filtered: 1 = the base target through the residual layer's setpoint filter (the env's
+        `base_filter`), 0 = as the base sent it; default 1 with a residual, 0 without (the base
+        alone is never filtered); the evaluation passes its residual's on/off factor
 """
 from __future__ import annotations
 
@@ -51,12 +54,14 @@ def start(env, base: BasePolicy, keys: jax.Array) -> Carry:
 
 
 def step(env, base: BasePolicy, residual: Residual | None, carry: Carry,
-         observe: Observe | None = None) -> tuple[Carry, dict]:
+         observe: Observe | None = None, filtered=None) -> tuple[Carry, dict]:
     """One control step of every env: the base's action from the cache, the residual on top.
     Returns the carry and {"trace": this step's plausibility trace (B,) per key, NaN once an
     episode has ended; "observed": `observe`'s output (absent without one)}."""
     cache, base_action = chunk_cache.next_action(carry.cache, base, carry.state)
-    state = set_base(carry.state, base_action, base.active)
+    if filtered is None:
+        filtered = 0.0 if residual is None else 1.0
+    state = set_base(carry.state, base_action, base.active, filtered)
     act = jp.zeros_like(base_action) if residual is None else residual(state, base_action)
     state = env.step(state, act)
     tally, trace = outcome.count(carry.tally, state)
@@ -67,6 +72,7 @@ def step(env, base: BasePolicy, residual: Residual | None, carry: Carry,
 
 
 def segment(env, base: BasePolicy, residual: Residual | None, carry: Carry, steps: int,
-            observe: Observe | None = None) -> tuple[Carry, dict]:
+            observe: Observe | None = None, filtered=None) -> tuple[Carry, dict]:
     """`steps` control steps in one scan: `step`'s outputs stacked, (steps, B, ...)."""
-    return jax.lax.scan(lambda c, _: step(env, base, residual, c, observe), carry, None, steps)
+    return jax.lax.scan(lambda c, _: step(env, base, residual, c, observe, filtered), carry, None,
+                        steps)

@@ -8,7 +8,8 @@ Data path, one step (every 1/30 s):
       -> deploy.observe                the 25-float observation (mjx_env.task.observation)
       -> deploy.bases                  base joint target (scripted expert, or a model's chunk,
                                        the next chunk requested while this one runs)
-      -> policy.exported (export)      + the residual: target = base + alpha * scale * residual
+      -> policy.exported (export)      + the residual: target = last + k (base - last)
+                                       + alpha * scale * residual (last: the previous setpoint)
       -> deploy.safety                 step bound, deadlines, camera, pose estimate
       -> robot.send_action(...)        LeRobot degrees
 

@@ -37,7 +37,7 @@ class Controller:
     """One step's computation: robot observation dict -> joint target (6,) sim rad.
 
     `arm`: deploy.observe.ArmModel; `base`: deploy.bases (action(sensed)); `residual`: a
-    `policy.exported` loader's policy(obs, base_action) -> target, or None; `units`: the robot's
+    `policy.exported` loader's policy(obs, base_action, last_target) -> target, or None; `units`: the robot's
     bridge.units.JointUnits; `estimator(frame) -> (Pose | None, reason)` (default: `estimate_pose`
     with the last estimate's yaw as the prior, 0 before the first); `truth`: a callable
     giving the true Pose (simulated robot, config.pose == "truth"); `rate_step`: the servo
@@ -94,7 +94,8 @@ class Controller:
         """(joint target (6,) sim rad, measured joints (6,) sim rad); SafetyStop on a fault."""
         s = self.sense(robot_obs)
         base = np.asarray(self.base.action(s), np.float32)
-        target = base if self.residual is None else np.asarray(self.residual(s.obs, base))
+        target = (base if self.residual is None
+                  else np.asarray(self.residual(s.obs, base, s.prev_target)))
         target = np.asarray(rate_limit(target, s.prev_target, self.rate_step), np.float32)
         check_step(target, s.q, self.config.safety.max_step_rad)
         self.prev_target = target.astype(np.float32)

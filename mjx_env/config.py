@@ -34,12 +34,18 @@ class EnvConfig:
     sim_dt: float = 1.0 / 360.0  # s, physics step: 12 substeps per control step (README "Contact")
     episode_length: int = 300  # control steps (10 s) before truncation
     # Action (mjx_env.control): target = base + alpha * scale * clip(action, -1, 1), clipped to
-    # the joint ranges. With an active base, `base` is its target and the residual an offset from
+    # the joint ranges (`base` through `base_filter` where a residual runs). With an active base, `base` is its target and the residual an offset from
     # it (scale `action_scale`); with none (zero base), `base` is the previous target and the
     # action a step from it (scale `hold_action_scale`).
     action_scale: float = 0.1  # rad per unit action: offset from an active base's target
     hold_action_scale: float = 0.05  # rad per unit action and control step: no active base
     alpha: float = 0.7
+    # The residual layer's setpoint filter (mjx_env.control.filtered_base): where a residual runs
+    # on an active base, the law's base is `last + base_filter x (base - last)` (`last`: the
+    # previous setpoint), a first-order low-pass that averages a base's per-step jitter out
+    # (1: off). The base alone (no residual: base checks, the evaluation's base-alone episodes,
+    # demonstrations) always runs unfiltered. Measured: docs/bases.md.
+    base_filter: float = 0.5
     # Servo speed cap (STS3215 no-load 45 RPM ~ 4.7 rad/s): the setpoint moves at most
     # max_joint_speed * ctrl_dt per control step towards the target (mjx_env.control).
     max_joint_speed: float = 4.7  # rad/s
@@ -130,6 +136,8 @@ def validate(config: EnvConfig) -> EnvConfig:
     if not (config.action_scale > 0 and config.hold_action_scale > 0 and config.alpha >= 0):
         raise ValueError(f"need action_scale > 0, hold_action_scale > 0 and alpha >= 0, got "
                          f"{config.action_scale}, {config.hold_action_scale}, {config.alpha}")
+    if not 0 < config.base_filter <= 1:
+        raise ValueError(f"base_filter must be in (0, 1] (1: off), got {config.base_filter}")
     if not config.max_joint_speed > 0:
         raise ValueError(f"max_joint_speed must be > 0 rad/s, got {config.max_joint_speed}")
     if not (config.implausible_depth > 0 and config.implausible_lift > 0):

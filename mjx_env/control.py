@@ -1,5 +1,6 @@
 """The control law and the servo model: the one place that turns actions into joint targets.
 
+    base = last + k * (base - last)   with a residual on an active base (k: base_filter)  (filter)
     target = clip(base + scale * clip(action, -1, 1), joint ranges)                   (policy)
     setpoint = previous + clip(target - previous, -max_step, max_step)               (servo)
     stop if max_j |setpoint_j - measured_j| > max_target_gap                   (deploy's rule)
@@ -29,6 +30,14 @@ def mode_action_scale(config, base_active):
 def residual_scale(config, base_active):
     """Rad per unit residual action: alpha x `mode_action_scale(config, base_active)`."""
     return config.alpha * mode_action_scale(config, base_active)
+
+
+def filtered_base(base, last, k):
+    """The residual layer's view of a base target (..., 6) rad: `last + k (base - last)`, a
+    first-order low-pass from the previous setpoint `last` (..., 6) rad; `k` in (0, 1] (1: the
+    base itself). On per-step independent jitter of std s it leaves s sqrt(k / (2 - k)); on a
+    steady motion of v rad per step it lags v (1 - k) / k rad."""
+    return last + k * (base - last)
 
 
 def joint_target(base, action, scale, lower, upper):

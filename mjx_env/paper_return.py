@@ -13,7 +13,10 @@ Control (30 Hz, `n_substeps` physics steps each; `mjx_env.control`):
 where `base` (6,) rad is `info["base_target"]` when `info["base_active"]` is 1, else the previous
 setpoint (so a driver that sets no base holds the pose; at reset that is the initial arm pose),
 and `scale` is alpha x action_scale with an active base, alpha x hold_action_scale without.
-`set_base` writes both keys. An implausible step (an arm geom deeper than `implausible_depth`
+Where `info["base_filtered"]` is 1 (a residual runs on the base), the base target first passes
+the residual layer's setpoint filter `control.filtered_base` with `base_filter`; 0 (the base
+alone, and any driver that does not ask for it) sends it unfiltered. `set_base` writes the three
+keys. An implausible step (an arm geom deeper than `implausible_depth`
 in the table, an arm-table contact force above `max_table_force`, the sheet lifted more than
 `implausible_lift`, or a setpoint further than `max_target_gap` from the measured joints, where
 deploy's safety stop would end a real run: `metrics["deploy_stop"]`) makes the episode
@@ -156,6 +159,7 @@ class PaperReturn(Env):
             "dr": dr,
             "base_target": jp.asarray(arm_qpos, jp.float32),
             "base_active": jp.float32(0.0),
+            "base_filtered": jp.float32(0.0),
             "last_target": jp.asarray(arm_qpos, jp.float32),
             "success_steps": jp.int32(0),
             "goal_distance": goal_dist.astype(jp.float32),
@@ -189,10 +193,13 @@ class PaperReturn(Env):
         finite = jp.isfinite(action)
         action = jp.clip(jp.where(finite, action, 0.0), -1.0, 1.0)
         info = state.info
-        base = jp.where(info["base_active"] > 0, info["base_target"], info["last_target"])
+        last = info["last_target"]
+        k = 1.0 - info["base_filtered"] * (1.0 - cfg.base_filter)
+        base = jp.where(info["base_active"] > 0,
+                        control.filtered_base(info["base_target"], last, k), last)
         scale = control.residual_scale(cfg, info["base_active"])
         target = control.joint_target(base, action, scale, self.joint_lower, self.joint_upper)
-        target = control.rate_limit(target, info["last_target"], self._max_step)
+        target = control.rate_limit(target, last, self._max_step)
         gap = control.target_gap(target, state.data.qpos[self._arm_qpos])  # before the physics
         return {"action": action, "finite": finite, "target": target, "gap": gap,
                 "deploy_stop": gap > cfg.max_target_gap}
@@ -305,12 +312,14 @@ def _vmapped(x) -> bool:
     return isinstance(x, BatchTracer)
 
 
-def set_base(state: State, base_target: jax.Array, active: jax.Array | float = 1.0
-             ) -> State:
-    """`state` with the base joint target (..., 6) rad for the next step (`active` 0 = hold)."""
+def set_base(state: State, base_target: jax.Array, active: jax.Array | float = 1.0,
+             filtered: jax.Array | float = 0.0) -> State:
+    """`state` with the base joint target (..., 6) rad for the next step (`active` 0 = hold;
+    `filtered` 1 = through the residual layer's setpoint filter, as where a residual runs)."""
     info = dict(state.info)
     info["base_target"] = jp.asarray(base_target, jp.float32)
-    info["base_active"] = jp.broadcast_to(jp.asarray(active, jp.float32), info["base_active"].shape)
+    for key, value in (("base_active", active), ("base_filtered", filtered)):
+        info[key] = jp.broadcast_to(jp.asarray(value, jp.float32), info[key].shape)
     return state.replace(info=info)
 
 

@@ -1,19 +1,21 @@
 """Load an exported residual (`python -m ppo.export`) without the trainer: JAX, jax.export, torch.
 
     policy = load("exports/zero_cpu-150")       # checks every file, hash and value (below)
-    target = policy(obs, base_action)           # (25,), (6,) or (B, 25), (B, 6) -> (..., 6) rad
+    target = policy(obs, base_action, last)     # (25,), (6,), (6,) or (B, 25), (B, 6), (B, 6) -> (..., 6) rad
     module = to_torch("exports/zero_cpu-150")   # the same residual as a torch.nn.Module
 
-The control law is the env's: `target = clip(base + alpha * action_scale * residual, joint
-limits)` with `residual = tanh(actor(normalise([obs, base_in])))`, float32, sim radians
-(order `mjx_env.scene.ARM_JOINTS`). For an inactive base (`zero`) the network saw `base_in = 0`
-in training and the env added the residual to the previous target: pass the previous target as
-`base_action`. This module imports no trainer code (no ppo.train, ppo.agent, torch at load).
+The control law is the env's: `target = clip(last + k (base - last) + alpha * action_scale *
+residual, joint limits)` with `residual = tanh(actor(normalise([obs, base_in])))`, float32, sim
+radians (order `mjx_env.scene.ARM_JOINTS`), `last` the previous setpoint sent (the measured
+joints before the first) and `k` the residual layer's setpoint filter (`action.base_filter`; 1:
+none, and then `last` may be left out). For an inactive base (`zero`) the network saw
+`base_in = 0` in training and the env added the residual to the previous target: pass the
+previous target as `base_action` (k is 1). This module imports no trainer code (no ppo.train, ppo.agent, torch at load).
 
 Every loader refuses (ExportError naming the file or field) an export whose files are missing,
 truncated or altered: params/ and policy.jax_export against the manifest's hashes, the manifest
 against integrity.json, and every manifest value that changes the robot's command (joint
-limits, alpha x action_scale, base_policy.active, network.hidden) against what the artefact and
+limits, alpha x action_scale, base_filter, base_policy.active, network.hidden) against what the artefact and
 the params actually do; so `load`, `load_exported` and `to_torch` agree or refuse.
 """
 from __future__ import annotations
@@ -37,7 +39,7 @@ from mjx_env.task import OBS_SIZE, OBS_SLICES
 from policy.networks import ACTION_SIZE, POLICY_INPUT, RunningStats, normalize, squash
 
 FORMAT = "paper_return-residual-policy"
-FORMAT_VERSION = 2  # 2: tanh-squashed residual (1: clipped mean)
+FORMAT_VERSION = 3  # 3: + the setpoint filter (input last_target); 2: tanh residual; 1: clipped
 MANIFEST, PARAMS_DIR, JAX_EXPORT = "manifest.json", "params", "policy.jax_export"
 INTEGRITY = "integrity.json"  # the manifest's hash, bound to the params' and artefact's hashes
 ACTIVATION = "swish"
@@ -69,41 +71,55 @@ def residual(actor, stats, obs, base_in, *, hidden) -> jax.Array:
 _residual = jax.jit(residual, static_argnames="hidden")
 
 
-@partial(jax.jit, static_argnames=("hidden", "scale", "base_active"))
-def joint_target(actor, stats, lower, upper, obs, base_action, *, hidden, scale, base_active):
-    """Joint target (..., 6) rad of obs (..., 25) and base action (..., 6) rad, float32."""
+@partial(jax.jit, static_argnames=("hidden", "scale", "base_active", "base_filter"))
+def joint_target(actor, stats, lower, upper, obs, base_action, last_target, *, hidden, scale,
+                 base_active, base_filter):
+    """Joint target (..., 6) rad of obs (..., 25), base action (..., 6) rad and the previous
+    setpoint (..., 6) rad, float32."""
     r = residual(actor, stats, obs, base_action * base_active, hidden=hidden)
-    return control.joint_target(base_action, r, scale, lower, upper)
+    base = control.filtered_base(base_action, last_target, base_filter)
+    return control.joint_target(base, r, scale, lower, upper)
 
 
 @dataclass(frozen=True)
 class Policy:
-    """A loaded export; `policy(obs, base_action) -> joint_target`, jitted per input shape."""
+    """A loaded export; `policy(obs, base_action, last_target) -> joint_target`, jitted per input
+    shape (`last_target` may be left out where `base_filter` is 1)."""
 
     actor: dict  # Flax params {"Dense_i": {"kernel", "bias"}}
     stats: RunningStats  # normaliser of the policy input (31,)
     hidden: tuple[int, ...]
     scale: float  # alpha * action_scale, rad per unit residual (a Python float, as in the env)
     base_active: float  # 1: the network sees base_action; 0: it sees zeros (hold base)
+    base_filter: float  # k of the setpoint filter: last + k (base - last); 1: none
     joint_lower: jax.Array  # (6,) rad
     joint_upper: jax.Array  # (6,) rad
     manifest: dict
 
-    def __call__(self, obs, base_action) -> jax.Array:
-        obs, base_action = check_inputs(obs, base_action)
+    def __call__(self, obs, base_action, last_target=None) -> jax.Array:
+        obs, base_action, last_target = check_inputs(obs, base_action, last_target, self.base_filter)
         return joint_target(self.actor, self.stats, self.joint_lower, self.joint_upper, obs,
-                            base_action, hidden=self.hidden, scale=self.scale,
-                            base_active=self.base_active)
+                            base_action, last_target, hidden=self.hidden, scale=self.scale,
+                            base_active=self.base_active, base_filter=self.base_filter)
 
 
-def check_inputs(obs, base_action) -> tuple[jax.Array, jax.Array]:
-    """float32 obs (25,)|(B, 25) and base action (6,)|(B, 6), or ValueError naming the shapes."""
-    obs, base_action = jp.asarray(obs, jp.float32), jp.asarray(base_action, jp.float32)
+def check_inputs(obs, base_action, last_target, base_filter: float
+                 ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """float32 obs (25,)|(B, 25), base action and last target (6,)|(B, 6) (None: the base
+    action, allowed only where `base_filter` is 1), or ValueError naming the shapes."""
+    if last_target is None:
+        if base_filter != 1.0:
+            raise ValueError(f"this export filters the base target (action.base_filter "
+                             f"{base_filter:g}): pass last_target, the previous setpoint sent (rad; "
+                             f"the measured joints before the first)")
+        last_target = base_action
+    obs, base_action, last_target = (jp.asarray(x, jp.float32) for x in (obs, base_action, last_target))
     if (obs.ndim not in (1, 2) or obs.shape[-1] != OBS_SIZE or base_action.shape[-1:] != (ACTION_SIZE,)
-            or obs.shape[:-1] != base_action.shape[:-1]):
-        raise ValueError(f"expected obs ({OBS_SIZE},) and base_action ({ACTION_SIZE},), or "
-                         f"(B, {OBS_SIZE}) and (B, {ACTION_SIZE}); got {obs.shape} and {base_action.shape}")
-    return obs, base_action
+            or obs.shape[:-1] != base_action.shape[:-1] or last_target.shape != base_action.shape):
+        raise ValueError(f"expected obs ({OBS_SIZE},), base_action and last_target ({ACTION_SIZE},), "
+                         f"or (B, {OBS_SIZE}), (B, {ACTION_SIZE}), (B, {ACTION_SIZE}); got {obs.shape}, "
+                         f"{base_action.shape} and {last_target.shape}")
+    return obs, base_action, last_target
 
 
 # --- hashes -------------------------------------------------------------------------------
@@ -141,7 +157,7 @@ def _layout() -> dict[str, list[int]]:
 
 
 REQUIRED = ("params.files", "params.sha256", "params.arrays_sha256", "network.hidden",
-            "action.alpha", "action.action_scale", "base_policy.active")
+            "action.alpha", "action.action_scale", "action.base_filter", "base_policy.active")
 
 
 def check_manifest(m: dict, where: Path) -> dict:
@@ -165,10 +181,12 @@ def check_manifest(m: dict, where: Path) -> dict:
     limits = [m.get("action", {}).get(k) for k in ("joint_lower", "joint_upper")]
     if not all(isinstance(v, list) and len(v) == ACTION_SIZE and all(map(_is_finite, v)) for v in limits):
         bad.append(f"manifest joint limits {limits} are not two lists of {ACTION_SIZE} angles")
-    for key in ("action.alpha", "action.action_scale", "base_policy.active"):
+    for key in ("action.alpha", "action.action_scale", "action.base_filter", "base_policy.active"):
         section, field = key.split(".")
         if field in m.get(section, {}) and not _is_finite(m[section][field]):
             bad.append(f"manifest {key} {m[section][field]!r} is not a finite number")
+    if _is_finite(k := m.get("action", {}).get("base_filter")) and not 0 < k <= 1:
+        bad.append(f"manifest action.base_filter {k!r} is not in (0, 1]")
     if bad:
         raise ExportError(f"{where}: " + "; ".join(bad))
     return m
@@ -268,23 +286,25 @@ def restore_policy(out_dir: Path, m: dict) -> Policy:
         actor=jax.tree.map(jp.asarray, tree["actor"]),
         stats=RunningStats(jp.asarray(s["count"]), jp.asarray(s["mean"]), jp.asarray(s["m2"])),
         hidden=hidden, scale=float(act["alpha"]) * float(act["action_scale"]),
-        base_active=float(m["base_policy"]["active"]),
+        base_active=float(m["base_policy"]["active"]), base_filter=float(act["base_filter"]),
         joint_lower=jp.asarray(act["joint_lower"], jp.float32),
         joint_upper=jp.asarray(act["joint_upper"], jp.float32), manifest=m)
 
 
 @dataclass(frozen=True)
 class ExportedPolicy:
-    """The deserialized `jax.export` artefact: `policy(obs, base_action) -> joint_target`."""
+    """The deserialized `jax.export` artefact: `policy(obs, base_action, last_target) ->
+    joint_target` (`last_target` may be left out where the manifest's base_filter is 1)."""
 
     exported: jax.export.Exported
     manifest: dict
 
-    def __call__(self, obs, base_action) -> jax.Array:
-        obs, base_action = check_inputs(obs, base_action)
+    def __call__(self, obs, base_action, last_target=None) -> jax.Array:
+        k = float(self.manifest["action"]["base_filter"])
+        obs, base_action, last_target = check_inputs(obs, base_action, last_target, k)
         if obs.ndim == 1:
-            return self.exported.call(obs[None], base_action[None])[0]
-        return self.exported.call(obs, base_action)
+            return self.exported.call(obs[None], base_action[None], last_target[None])[0]
+        return self.exported.call(obs, base_action, last_target)
 
 
 def read_exported(out_dir: Path, m: dict) -> ExportedPolicy | None:
@@ -306,14 +326,15 @@ def baked_control(policy: Policy, exported: ExportedPolicy) -> dict:
     """The control law the artefact applies, read off its outputs: the joint limits (a base far
     outside them is clipped onto them), and, on 16 fixed inputs inside the limits, the scale
     (rad per unit residual) and whether the network sees the base, by fitting target - base to
-    the params' residual with (1) and without (0) the base as input."""
+    the params' residual with (1) and without (0) the base as input; and the setpoint filter's
+    k, from the same inputs with the previous setpoint 0.01 rad behind the base."""
     big = np.full((2, ACTION_SIZE), 1e3, np.float32) * np.array([[-1.0], [1.0]], np.float32)
-    lower, upper = np.asarray(exported(np.zeros((2, OBS_SIZE), np.float32), big))
+    lower, upper = np.asarray(exported(np.zeros((2, OBS_SIZE), np.float32), big, big))
     rng = np.random.default_rng(0)
     obs = rng.normal(size=(16, OBS_SIZE)).astype(np.float32)
     base = ((lower + upper) / 2 + (upper - lower) / 8 * rng.uniform(-1, 1, (16, ACTION_SIZE))
             ).astype(np.float32)
-    delta = np.asarray(exported(obs, base), np.float64) - base
+    delta = np.asarray(exported(obs, base, base), np.float64) - base
     fits = {}
     for active in (0.0, 1.0):
         r = np.asarray(_residual(policy.actor, policy.stats, obs, base * active,
@@ -321,8 +342,10 @@ def baked_control(policy: Policy, exported: ExportedPolicy) -> dict:
         scale = float((delta * r).sum() / max((r * r).sum(), 1e-30))
         fits[active] = (float(np.abs(delta - scale * r).max()), scale)
     active = min(fits, key=lambda a: fits[a][0])
+    behind = np.asarray(exported(obs, base, base - np.float32(0.01)), np.float64) - base - delta
     return {"joint_lower": lower, "joint_upper": upper, "base_active": active,
-            "scale": fits[active][1], "fit_error": fits[active][0]}
+            "scale": fits[active][1], "fit_error": fits[active][0],
+            "base_filter": float(1.0 + np.median(behind) / 0.01)}
 
 
 def check_binding(policy: Policy, exported: ExportedPolicy, where) -> None:
@@ -342,6 +365,9 @@ def check_binding(policy: Policy, exported: ExportedPolicy, where) -> None:
             bad.append(f"base_policy.active is {policy.base_active:g}, policy.jax_export's network "
                        f"sees {'the base action' if got['base_active'] else 'zeros'} "
                        f"(active {got['base_active']:g})")
+        if not np.isclose(got["base_filter"], policy.base_filter, atol=1e-3):
+            bad.append(f"action.base_filter is {policy.base_filter:g}, policy.jax_export filters "
+                       f"the base with k = {got['base_filter']:.4g}")
         if not np.isclose(got["scale"], policy.scale, rtol=1e-4, atol=1e-7):
             bad.append(f"action.alpha x action.action_scale is {act['alpha']} x "
                        f"{act['action_scale']} = {policy.scale:.6g} rad, policy.jax_export applies "
@@ -380,7 +406,9 @@ def load_exported(out_dir) -> ExportedPolicy:
 
 def to_torch(out_dir):
     """The exported residual as a float32 `torch.nn.Module` (eval mode, no grad):
-    `forward(obs (B, 25) | (25,), base_action (B, 6) | (6,)) -> joint target (..., 6) rad`.
+    `forward(obs (B, 25) | (25,), base_action (B, 6) | (6,), last_target (as base_action))
+    -> joint target (..., 6) rad` (`last_target`: the previous setpoint; None where the
+    manifest's base_filter is 1).
     The class is local (torch is imported here only): keep its `state_dict`, or
     `torch.jit.trace` it, rather than pickling the module."""
     policy = load(out_dir)
@@ -404,13 +432,18 @@ def to_torch(out_dir):
                                 ("joint_upper", policy.joint_upper)):
                 self.register_buffer(name, f32(value))
             self.scale, self.base_active = policy.scale, policy.base_active
+            self.base_filter = policy.base_filter
 
-        def forward(self, obs, base_action):
+        def forward(self, obs, base_action, last_target=None):
+            if last_target is None:
+                check_inputs(np.zeros(OBS_SIZE), np.zeros(ACTION_SIZE), None, self.base_filter)
+                last_target = base_action
             x = torch.cat([obs, base_action * self.base_active], dim=-1)
             x = torch.clamp((x - self.mean) / self.std, -10.0, 10.0)
             for layer in self.layers[:-1]:
                 x = torch.nn.functional.silu(layer(x))  # swish
             residual = torch.tanh(self.layers[-1](x))
-            return torch.clamp(base_action + self.scale * residual, self.joint_lower, self.joint_upper)
+            base = last_target + self.base_filter * (base_action - last_target)  # filtered_base
+            return torch.clamp(base + self.scale * residual, self.joint_lower, self.joint_upper)
 
     return ResidualPolicy().eval().requires_grad_(False)

@@ -102,7 +102,7 @@ class Agent:
         u = mean + jp.exp(log_std) * jax.random.normal(key, mean.shape)  # pre-squash sample
         action = networks.squash(u)
         log_prob = networks.squashed_log_prob(mean, log_std, u)
-        env_state = set_base(ts.env_state, base_action, self.base.active)
+        env_state = set_base(ts.env_state, base_action, self.base.active, filtered=1.0)
         nxt = self.wrapped.step(env_state, action)
         _, _, next_value = self.net.apply(params, self.policy_input(stats, nxt.info[FINAL_OBS], base_action))
         cache = chunk_cache.after_step(cache, nxt.done, self.base.refresh)

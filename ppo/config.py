@@ -121,7 +121,7 @@ def from_json(config: dict) -> TrainConfig:
     does not fit this code's dataclasses."""
     tup = lambda d: {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}  # noqa: E731
     run = {k: v for k, v in config["run"].items() if k not in _MOVED_TO_ENV}
-    env = dict(config["env"])
+    env = {"base_filter": 1.0, **config["env"]}  # written before the filter existed: none
     rnd = RandomizationConfig(**tup(env.pop("randomization")))
     return TrainConfig(RunConfig(**run), PPOConfig(**tup(config["ppo"])),
                        EnvConfig(**tup(env), randomization=rnd),

@@ -10,7 +10,7 @@ checkpoint is named by its path.
 
 Writes, atomically (into a hidden sibling directory, manifest.json last, then one rename):
   params/            orbax: the actor's Flax params and the observation normaliser (float32)
-  policy.jax_export  serialized `jax.export` of (obs (b, 25), base (b, 6)) -> joint target (b, 6)
+  policy.jax_export  serialized `jax.export` of (obs (b, 25), base (b, 6), last target (b, 6)) -> joint target (b, 6)
                      rad, params baked in, symbolic batch b, CPU and CUDA (needs `flatbuffers`)
   manifest.json      observation layout and units, control law, joint order and limits, base
                      policy, network, the run's config, versions, sha256 of params and artefact
@@ -99,9 +99,12 @@ def manifest(checkpoint: Path, config: dict, env: PaperReturn, base: dict, hidde
         "action": {
             "unit": "sim radians (MuJoCo joint angles of assets/so101.xml, order joint_order); "
                     "converting to and from the robot's units is the bridge's job",
-            "control_law": "target = clip(base_action + alpha * action_scale * residual, "
-                           "joint_lower, joint_upper)",
+            "control_law": "target = clip(last_target + base_filter * (base_action - last_target) "
+                           "+ alpha * action_scale * residual, joint_lower, joint_upper)",
             "alpha": cfg.alpha,
+            "base_filter": cfg.base_filter if base["active"] else 1.0,
+            "base_filter_note": "the residual layer's setpoint filter: last_target is the previous "
+                                "setpoint sent (the measured joints before the first); 1: none",
             "action_scale": control.mode_action_scale(cfg, base["active"]),
             "action_scale_note": "rad per unit residual: an offset from the base's target with an "
                                  "active base (env action_scale), a step from the previous target "
@@ -133,20 +136,23 @@ def manifest(checkpoint: Path, config: dict, env: PaperReturn, base: dict, hidde
 
 
 def jax_exported(policy: pol.Policy) -> jax.export.Exported:
-    """`jax.export` of obs (b, 25), base (b, 6) float32 -> joint target (b, 6) rad, params baked in."""
-    def fn(obs, base_action):
+    """`jax.export` of obs (b, 25), base (b, 6), last target (b, 6) float32 -> joint target (b, 6)
+    rad, params baked in."""
+    def fn(obs, base_action, last_target):
         return pol.joint_target(policy.actor, policy.stats, policy.joint_lower, policy.joint_upper,
-                                obs, base_action, hidden=policy.hidden, scale=policy.scale,
-                                base_active=policy.base_active)
+                                obs, base_action, last_target, hidden=policy.hidden,
+                                scale=policy.scale, base_active=policy.base_active,
+                                base_filter=policy.base_filter)
     (b,) = jax.export.symbolic_shape("b")
     f32 = lambda n: jax.ShapeDtypeStruct((b, n), jp.float32)  # noqa: E731
-    return jax.export.export(jax.jit(fn), platforms=PLATFORMS)(f32(task.OBS_SIZE), f32(pol.ACTION_SIZE))
+    return jax.export.export(jax.jit(fn), platforms=PLATFORMS)(
+        f32(task.OBS_SIZE), f32(pol.ACTION_SIZE), f32(pol.ACTION_SIZE))
 
 
 def write_jax_export(exported: jax.export.Exported, path: Path) -> dict:
     """Serialize `exported` to `path`; the manifest entry (without `flatbuffers`: none, and why)."""
     entry = {"file": None, "platforms": list(PLATFORMS), "inputs": ["obs (b, 25) float32",
-             "base_action (b, 6) float32"], "output": "joint target (b, 6) float32 rad",
+             "base_action (b, 6) float32", "last_target (b, 6) float32"], "output": "joint target (b, 6) float32 rad",
              "calling_convention_version": exported.calling_convention_version}
     if importlib.util.find_spec("flatbuffers") is None:
         return {**entry, "missing_reason": "jax.export serialization needs the 'flatbuffers' "
@@ -161,15 +167,16 @@ def verify(policy: pol.Policy, exported, ppo: PPOConfig, params: dict, stats: Ru
     """The export, loaded back from disk, against the trainer's deterministic policy (the whole
     ActorCritic on the checkpoint's params; ExportError beyond 1e-5 rad, the tests check
     bit-exactness against `Agent.deterministic_residual`)."""
-    k1, k2 = jax.random.split(jax.random.PRNGKey(0))
+    k1, k2, k3 = jax.random.split(jax.random.PRNGKey(0), 3)
     obs = jax.random.normal(k1, (64, task.OBS_SIZE))
-    base = jax.random.uniform(k2, (64, pol.ACTION_SIZE), minval=policy.joint_lower,
-                              maxval=policy.joint_upper)
+    base, last = (jax.random.uniform(k, (64, pol.ACTION_SIZE), minval=policy.joint_lower,
+                                     maxval=policy.joint_upper) for k in (k2, k3))
     x = normalize(stats, jp.concatenate([obs, base * policy.base_active], axis=-1))
     mean, _, _ = ActorCritic(hidden=ppo.hidden, init_log_std=ppo.init_log_std).apply(params, x)
-    want = control.joint_target(base, networks.squash(mean), policy.scale, policy.joint_lower,
+    want = control.joint_target(control.filtered_base(base, last, policy.base_filter),
+                                networks.squash(mean), policy.scale, policy.joint_lower,
                                 policy.joint_upper)
-    errs = {name: float(jp.abs(fn(obs, base) - want).max())
+    errs = {name: float(jp.abs(fn(obs, base, last) - want).max())
             for name, fn in (("policy", policy), ("jax.export", exported))}
     text = ", ".join(f"{name} {e:.2g}" for name, e in errs.items())
     if not all(e <= 1e-5 for e in errs.values()):

@@ -25,3 +25,35 @@ def test_first_reach_needs_the_window_not_one_lucky_iteration():
     reach = first_reach(history, window=3)  # from iteration 3: 10/20, 18/29, 18/20
     assert reach == {"iteration": 5, "env_steps": 500, "wall_s": 10.0, "target": 0.8}
     assert first_reach(history[:4], window=3) is None
+
+
+def test_the_base_alone_is_never_filtered_a_residual_is(jax_batch):
+    """`bridge.rollout` asks for the setpoint filter exactly where a residual runs; the
+    evaluation's base-alone episodes (`on` = 0, the same program) and a rollout without a
+    residual send the base unfiltered."""
+    import jax.numpy as jp
+
+    from bridge import chunk_cache, rollout
+    from bridge.base_policy import BasePolicy
+    from mjx_env import outcome
+    from ppo.evaluate import _programs
+
+    class Still:  # the env's state passes through: the flag the step was asked for is kept
+        config = jax_batch.env.config
+
+        def step(self, state, action):
+            return state
+
+    n = jax_batch.num_envs
+    base = BasePolicy("const", 1, 1.0, lambda s: jp.full((n, 1, 6), 0.1))
+    state = jax_batch.place(jp.array([0.2, 0.1, 0.0005, 1.0, 0.0, 0.0, 0.0]))
+    carry = rollout.Carry(state, chunk_cache.init(n, 1), outcome.start(state))
+    flag = lambda c: np.asarray(c.state.info["base_filtered"])  # noqa: E731
+    zero = lambda params, s, a: jp.zeros_like(a)  # noqa: E731
+    assert (flag(rollout.step(Still(), base, None, carry)[0]) == 0).all()
+    assert (flag(rollout.step(Still(), base, lambda s, a: zero(None, s, a), carry)[0]) == 1).all()
+    _, segment, _ = _programs(Still(), base, n, zero)
+    assert (flag(segment(None, jp.float32(0.0), carry)[0]) == 0).all()
+    assert (flag(segment(None, jp.float32(1.0), carry)[0]) == 1).all()
+    _, segment, _ = _programs(Still(), base, n, None)
+    assert (flag(segment(None, jp.float32(1.0), carry)[0]) == 0).all()

@@ -125,7 +125,7 @@ def test_manifest_base_identity(run, spec, identity):
 def test_jax_export_matches_the_policy(run, policy):
     obs, base = inputs(*run[:2])
     exp = jax_exported(policy)
-    np.testing.assert_allclose(np.asarray(exp.call(obs[:7], base[:7])), np.asarray(policy(obs[:7], base[:7])),
+    np.testing.assert_allclose(np.asarray(exp.call(obs[:7], base[:7], base[:7])), np.asarray(policy(obs[:7], base[:7])),
                                rtol=0, atol=1e-6)
 
 
@@ -166,10 +166,12 @@ def test_export_module_does_not_import_the_trainer():
 
 
 def test_bad_input_shapes_are_refused(policy):
-    with pytest.raises(ValueError, match=r"got \(24,\) and \(6,\)"):
+    with pytest.raises(ValueError, match=r"got \(24,\), \(6,\) and \(6,\)"):
         policy(np.zeros(24), np.zeros(6))
-    with pytest.raises(ValueError, match=r"got \(3, 25\) and \(2, 6\)"):
+    with pytest.raises(ValueError, match=r"got \(3, 25\), \(2, 6\) and \(2, 6\)"):
         policy(np.zeros((3, 25)), np.zeros((2, 6)))
+    with pytest.raises(ValueError, match=r"got \(2, 25\), \(2, 6\) and \(6,\)"):
+        policy(np.zeros((2, 25)), np.zeros((2, 6)), np.zeros(6))
 
 
 def _tamper(key, value):
@@ -183,7 +185,7 @@ def _tamper(key, value):
     (_tamper("obs_size", 24), "manifest obs_size 24 != 25"),
     (_tamper("joint_order", ["shoulder_lift", "shoulder_pan", "elbow_flex", "wrist_flex",
                              "wrist_roll", "gripper"]), "manifest joint_order"),
-    (_tamper("format_version", 1), "manifest format_version 1 != 2"),
+    (_tamper("format_version", 1), "manifest format_version 1 != 3"),
     (_tamper("params.sha256", "0" * 64), "params hash mismatch"),
     (_tamper("network.activation", "relu"), "activation 'relu' != 'swish'"),
 ])
@@ -217,6 +219,8 @@ def _shift_upper_0(limits):
     (_tamper_value("action.action_scale", lambda s: 2 * s), r"action.alpha x action.action_scale is 0.7 x 0.1"),
     (_tamper_value("action.joint_upper", _shift_upper_0), r"action.joint_upper\[0\] is"),
     (_tamper_value("base_policy.active", lambda a: 1.0 - a), "base_policy.active is 1"),
+    (_tamper_value("action.base_filter", lambda k: 0.5), r"action.base_filter is 0.5, "
+                                                         r"policy.jax_export filters the base with k = 1"),
     (_tamper_value("network.hidden", lambda h: [16] + h[1:]), r"network.hidden \[16, 32\]"),
 ])
 @pytest.mark.parametrize("rehash", [False, True], ids=["manifest-only", "integrity-rehashed"])
@@ -303,3 +307,32 @@ def test_cli_default_out_and_bad_checkpoint(run, tmp_path, monkeypatch):
     load(out)
     with pytest.raises(SystemExit, match="neither a checkpoint"):
         main([str(tmp_path), "elsewhere"])
+
+
+def test_the_setpoint_filter_is_the_law_of_every_loader(run, exported, policy, monkeypatch):
+    """An active base through the residual layer's filter (k = 0.5): the JAX policy, the
+    jax.export artefact and the torch module send clip(last + k (base - last) + scale x
+    residual); the artefact's k is read back off its outputs; leaving out `last_target` is
+    refused where k < 1."""
+    import dataclasses
+
+    import policy.exported as pol
+    torch = pytest.importorskip("torch")
+    filtered = dataclasses.replace(policy, base_active=1.0, base_filter=0.5)
+    obs, base = inputs(*run[:2])
+    last = base - 0.03 * jp.sign(jax.random.normal(jax.random.PRNGKey(3), base.shape))
+    r = pol.residual(filtered.actor, filtered.stats, obs, base, hidden=filtered.hidden)
+    want = jp.clip(last + 0.5 * (base - last) + filtered.scale * r, filtered.joint_lower, filtered.joint_upper)
+    np.testing.assert_allclose(np.asarray(filtered(obs, base, last)), np.asarray(want), atol=1e-6)
+    assert np.abs(np.asarray(filtered(obs, base, last) - filtered(obs, base, base))).max() > 0.01
+    exp = jax_exported(filtered)
+    np.testing.assert_allclose(np.asarray(exp.call(obs, base, last)), np.asarray(want), atol=1e-6)
+    m = {**filtered.manifest, "action": {**filtered.manifest["action"], "base_filter": 0.5}}
+    assert pol.baked_control(filtered, pol.ExportedPolicy(exp, m))["base_filter"] == pytest.approx(0.5, abs=1e-3)
+    with pytest.raises(ValueError, match="pass last_target"):
+        filtered(obs, base)
+    monkeypatch.setattr(pol, "load", lambda out_dir: filtered)
+    module = to_torch(exported)
+    with torch.no_grad():
+        got = module(*(torch.from_numpy(np.array(x)) for x in (obs, base, last))).numpy()
+    np.testing.assert_allclose(got, np.asarray(want), atol=1e-5)

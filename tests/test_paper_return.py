@@ -159,6 +159,25 @@ def test_control_law_base_plus_scaled_residual(jax_batch):
     np.testing.assert_allclose(moved.info["last_target"][:, 1], float(env.joint_upper[1]), atol=1e-6)
 
 
+def test_setpoint_filter_only_where_a_residual_runs(jax_batch):
+    """An active base's target through the residual layer's filter (`filtered` 1): the setpoint
+    moves `base_filter` of the way from the last one; unfiltered (0, the default of every other
+    driver) it is the base's target; a held pose (inactive base) is the same either way."""
+    env, n = jax_batch.env, jax_batch.num_envs
+    k = env.config.base_filter
+    assert 0 < k < 1  # the default filters
+    state = jax_batch.place(paper_at(0.2, 0.1))
+    home = np.array(env.config.home_qpos, np.float32)
+    base = np.tile(home + np.float32(0.04), (n, 1))
+    zeros = np.zeros((n, 6), np.float32)
+    plain = jax_batch.step(set_base(state, base), zeros)
+    np.testing.assert_allclose(plain.info["last_target"], base, atol=1e-6)
+    filtered = jax_batch.step(set_base(state, base, 1.0, 1.0), zeros)
+    np.testing.assert_allclose(filtered.info["last_target"], np.tile(home + k * 0.04, (n, 1)), atol=1e-6)
+    held = jax_batch.step(set_base(state, base, 0.0, 1.0), zeros)
+    np.testing.assert_allclose(held.info["last_target"], np.tile(home, (n, 1)), atol=1e-6)
+
+
 def test_residual_scale_follows_the_base_mode():
     """One rule for the scale: alpha x action_scale with an active base, alpha x hold_action_scale
     without; numbers give floats (the export), arrays give per-env scales (the env, traced)."""

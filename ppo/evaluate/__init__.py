@@ -31,14 +31,17 @@ def _programs(env, base: BasePolicy, b: int, residual: Callable | None):
     of `b` episodes side by side (`bridge.rollout`); `segment(params, on, carry) -> (carry,
     outputs)` runs the next `steps` control steps. The residual is
     `on x residual(params, state, base_action)` (None: zeros), so `on = 0` runs the base alone
-    through the same program. The episode runs as segments, the host between them, so progress
+    through the same program (its target unfiltered: the setpoint filter is on where the
+    residual is, `bridge.rollout`). The episode runs as segments, the host between them, so progress
     needs no callback inside the program: a program with a host callback never hits JAX's
     persistent compilation cache (the callback is part of its key)."""
     steps = _segment_length(env.config.episode_length)
 
     def segment(params, on, carry):
-        res = None if residual is None else (lambda state, a: on * residual(params, state, a))
-        return rollout.segment(env, base, res, carry, steps)
+        if residual is None:
+            return rollout.segment(env, base, None, carry, steps)
+        res = lambda state, a: on * residual(params, state, a)  # noqa: E731
+        return rollout.segment(env, base, res, carry, steps, filtered=on)
 
     return (lambda round_keys: rollout.start(env, base, round_keys)), segment, steps
 
