@@ -34,7 +34,9 @@ def test_config_json_round_trip_and_an_older_file():
     old = json.loads(text)
     old["run"].update(alpha=0.7, impl=None, episode_length=300, terminate_implausible=False)
     del old["bridge"], old["run"]["select_every"], old["run"]["select_episodes"]  # before selection
-    assert from_json(old) == dataclasses.replace(cfg, bridge=BridgeConfig())
+    del old["env"]["base_filter"]  # before the setpoint filter: the law it trained with, none
+    assert from_json(old) == with_values(dataclasses.replace(cfg, bridge=BridgeConfig()), base_filter=1.0)
+    assert cfg.env.base_filter == 0.5
 
 
 def test_selection_settings_are_run_fields_cheap_by_default_and_larger_on_a_gpu():

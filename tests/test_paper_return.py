@@ -33,6 +33,8 @@ def fixed_actions(n, steps=T_COMPARE, seed=3):
     (dict(solver_iterations=0), "solver_iterations"),
     (dict(implausible_depth=0.0), "implausible_depth"),
     (dict(reward_implausible=-1.0), "reward_implausible"),
+    (dict(base_filter=0.0), r"base_filter must be in \(0, 1\]"),
+    (dict(base_filter=1.5), "base_filter"),
 ])
 def test_bad_config_is_refused(bad, match):
     with pytest.raises(ValueError, match=match):
