@@ -1,5 +1,5 @@
-"""How much of a base's failure is its jitter? A base alone and through the residual layer's setpoint
-filter (`EnvConfig.base_filter`, `mjx_env.control.filtered_base`) with a zero residual (no
+"""How much of a base's failure is its jitter? A base alone and through the residual layer's
+setpoint filter (`EnvConfig.base_filter`, `mjx_env.control.filtered_base`) with a zero residual (no
 learning), on the trainer's evaluation episodes.
 
 The filter sends `last + k (base - last)` instead of the base's target (`last`: the previous
@@ -35,7 +35,8 @@ KEEP = ("plausible_success_rate", "plausible_ci95", "success_rate", "ci95", "epi
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--base", default="scripted:0.03", help="a JAX base spec (scripted[:<noise>], zero)")
+    p.add_argument("--base", default="scripted:0.03",
+                   help="a JAX base spec (scripted[:<noise>], zero)")
     p.add_argument("--gains", type=float, nargs="+", default=[1.0, 0.5, 0.3])
     p.add_argument("--episodes", type=int, default=128)
     p.add_argument("--out", type=Path)

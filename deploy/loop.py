@@ -37,8 +37,8 @@ class Controller:
     """One step's computation: robot observation dict -> joint target (6,) sim rad.
 
     `arm`: deploy.observe.ArmModel; `base`: deploy.bases (action(sensed)); `residual`: a
-    `policy.exported` loader's policy(obs, base_action, last_target) -> target, or None; `units`: the robot's
-    bridge.units.JointUnits; `estimator(frame) -> (Pose | None, reason)` (default: `estimate_pose`
+    `policy.exported` loader's policy(obs, base_action, last_target) -> target, or None;
+    `units`: the robot's bridge.units.JointUnits; `estimator(frame) -> (Pose | None, reason)` (default: `estimate_pose`
     with the last estimate's yaw as the prior, 0 before the first); `truth`: a callable
     giving the true Pose (simulated robot, config.pose == "truth"); `rate_step`: the servo
     model's largest setpoint change per step, rad (`mjx_env.control.rate_limit` with the env's

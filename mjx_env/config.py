@@ -34,9 +34,9 @@ class EnvConfig:
     sim_dt: float = 1.0 / 360.0  # s, physics step: 12 substeps per control step (README "Contact")
     episode_length: int = 300  # control steps (10 s) before truncation
     # Action (mjx_env.control): target = base + alpha * scale * clip(action, -1, 1), clipped to
-    # the joint ranges (`base` through `base_filter` where a residual runs). With an active base, `base` is its target and the residual an offset from
-    # it (scale `action_scale`); with none (zero base), `base` is the previous target and the
-    # action a step from it (scale `hold_action_scale`).
+    # the joint ranges. With an active base, `base` is its target (through `base_filter` where a
+    # residual runs) and the residual an offset from it (scale `action_scale`); with none (zero
+    # base), `base` is the previous target and the action a step from it (`hold_action_scale`).
     action_scale: float = 0.1  # rad per unit action: offset from an active base's target
     hold_action_scale: float = 0.05  # rad per unit action and control step: no active base
     alpha: float = 0.7

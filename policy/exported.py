@@ -1,7 +1,7 @@
 """Load an exported residual (`python -m ppo.export`) without the trainer: JAX, jax.export, torch.
 
     policy = load("exports/zero_cpu-150")       # checks every file, hash and value (below)
-    target = policy(obs, base_action, last)     # (25,), (6,), (6,) or (B, 25), (B, 6), (B, 6) -> (..., 6) rad
+    target = policy(obs, base_action, last)     # (25,), (6,), (6,) or batched (B, ...) -> (..., 6) rad
     module = to_torch("exports/zero_cpu-150")   # the same residual as a torch.nn.Module
 
 The control law is the env's: `target = clip(last + k (base - last) + alpha * action_scale *
@@ -10,13 +10,14 @@ radians (order `mjx_env.scene.ARM_JOINTS`), `last` the previous setpoint sent (t
 joints before the first) and `k` the residual layer's setpoint filter (`action.base_filter`; 1:
 none, and then `last` may be left out). For an inactive base (`zero`) the network saw
 `base_in = 0` in training and the env added the residual to the previous target: pass the
-previous target as `base_action` (k is 1). This module imports no trainer code (no ppo.train, ppo.agent, torch at load).
+previous target as `base_action` (k is 1). This module imports no trainer code (no ppo.train,
+ppo.agent, torch at load).
 
 Every loader refuses (ExportError naming the file or field) an export whose files are missing,
 truncated or altered: params/ and policy.jax_export against the manifest's hashes, the manifest
 against integrity.json, and every manifest value that changes the robot's command (joint
-limits, alpha x action_scale, base_filter, base_policy.active, network.hidden) against what the artefact and
-the params actually do; so `load`, `load_exported` and `to_torch` agree or refuse.
+limits, alpha x action_scale, base_filter, base_policy.active, network.hidden) against what the
+artefact and the params actually do; so `load`, `load_exported` and `to_torch` agree or refuse.
 """
 from __future__ import annotations
 
@@ -97,7 +98,8 @@ class Policy:
     manifest: dict
 
     def __call__(self, obs, base_action, last_target=None) -> jax.Array:
-        obs, base_action, last_target = check_inputs(obs, base_action, last_target, self.base_filter)
+        obs, base_action, last_target = check_inputs(obs, base_action, last_target,
+                                                     self.base_filter)
         return joint_target(self.actor, self.stats, self.joint_lower, self.joint_upper, obs,
                             base_action, last_target, hidden=self.hidden, scale=self.scale,
                             base_active=self.base_active, base_filter=self.base_filter)
@@ -110,15 +112,17 @@ def check_inputs(obs, base_action, last_target, base_filter: float
     if last_target is None:
         if base_filter != 1.0:
             raise ValueError(f"this export filters the base target (action.base_filter "
-                             f"{base_filter:g}): pass last_target, the previous setpoint sent (rad; "
-                             f"the measured joints before the first)")
+                             f"{base_filter:g}): pass last_target, the previous setpoint sent "
+                             f"(rad; the measured joints before the first)")
         last_target = base_action
-    obs, base_action, last_target = (jp.asarray(x, jp.float32) for x in (obs, base_action, last_target))
+    obs, base_action, last_target = (jp.asarray(x, jp.float32)
+                                     for x in (obs, base_action, last_target))
     if (obs.ndim not in (1, 2) or obs.shape[-1] != OBS_SIZE or base_action.shape[-1:] != (ACTION_SIZE,)
             or obs.shape[:-1] != base_action.shape[:-1] or last_target.shape != base_action.shape):
-        raise ValueError(f"expected obs ({OBS_SIZE},), base_action and last_target ({ACTION_SIZE},), "
-                         f"or (B, {OBS_SIZE}), (B, {ACTION_SIZE}), (B, {ACTION_SIZE}); got {obs.shape}, "
-                         f"{base_action.shape} and {last_target.shape}")
+        raise ValueError(f"expected obs ({OBS_SIZE},), base_action and last_target "
+                         f"({ACTION_SIZE},), or (B, {OBS_SIZE}), (B, {ACTION_SIZE}), "
+                         f"(B, {ACTION_SIZE}); got {obs.shape}, {base_action.shape} and "
+                         f"{last_target.shape}")
     return obs, base_action, last_target
 
 

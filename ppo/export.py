@@ -10,8 +10,9 @@ checkpoint is named by its path.
 
 Writes, atomically (into a hidden sibling directory, manifest.json last, then one rename):
   params/            orbax: the actor's Flax params and the observation normaliser (float32)
-  policy.jax_export  serialized `jax.export` of (obs (b, 25), base (b, 6), last target (b, 6)) -> joint target (b, 6)
-                     rad, params baked in, symbolic batch b, CPU and CUDA (needs `flatbuffers`)
+  policy.jax_export  serialized `jax.export` of (obs (b, 25), base (b, 6), last target (b, 6))
+                     -> joint target (b, 6) rad, params baked in, symbolic batch b, CPU and
+                     CUDA (needs `flatbuffers`)
   manifest.json      observation layout and units, control law, joint order and limits, base
                      policy, network, the run's config, versions, sha256 of params and artefact
   integrity.json     sha256 of the canonical manifest, with the params' and artefact's hashes:
@@ -152,7 +153,8 @@ def jax_exported(policy: pol.Policy) -> jax.export.Exported:
 def write_jax_export(exported: jax.export.Exported, path: Path) -> dict:
     """Serialize `exported` to `path`; the manifest entry (without `flatbuffers`: none, and why)."""
     entry = {"file": None, "platforms": list(PLATFORMS), "inputs": ["obs (b, 25) float32",
-             "base_action (b, 6) float32", "last_target (b, 6) float32"], "output": "joint target (b, 6) float32 rad",
+             "base_action (b, 6) float32", "last_target (b, 6) float32"],
+             "output": "joint target (b, 6) float32 rad",
              "calling_convention_version": exported.calling_convention_version}
     if importlib.util.find_spec("flatbuffers") is None:
         return {**entry, "missing_reason": "jax.export serialization needs the 'flatbuffers' "
