@@ -40,12 +40,13 @@ class EnvConfig:
     action_scale: float = 0.1  # rad per unit action: offset from an active base's target
     hold_action_scale: float = 0.05  # rad per unit action and control step: no active base
     alpha: float = 0.7
-    # The residual layer's setpoint filter (mjx_env.control.filtered_base): where a residual runs
-    # on an active base, the law's base is `last + base_filter x (base - last)` (`last`: the
-    # previous setpoint), a first-order low-pass that averages a base's per-step jitter out
-    # (1: off). The base alone (no residual: base checks, the evaluation's base-alone episodes,
-    # demonstrations) always runs unfiltered. Measured: docs/bases.md.
-    base_filter: float = 0.5
+    # The residual layer's setpoint filter (mjx_env.control.filtered_base), an option for a
+    # jittery base: where a residual runs on an active base, the law's base is `last +
+    # base_filter x (base - last)` (`last`: the previous setpoint), a first-order low-pass that
+    # averages per-step jitter out (1: off, the default). The base alone (no residual: base
+    # checks, the evaluation's base-alone episodes, demonstrations) always runs unfiltered.
+    # Measured both ways (a noisy base lifted, a good one made worse): docs/bases.md.
+    base_filter: float = 1.0
     # Servo speed cap (STS3215 no-load 45 RPM ~ 4.7 rad/s): the setpoint moves at most
     # max_joint_speed * ctrl_dt per control step towards the target (mjx_env.control).
     max_joint_speed: float = 4.7  # rad/s

@@ -358,8 +358,9 @@ def _parser() -> OneLineParser:
              "select_episodes": f"{per_device['select_episodes']} fixed-seed episodes per selection "
                                 "evaluation (the base alone once on the same)",
              "alpha": "residual weight: target = base + alpha x scale x residual",
-             "base_filter": "the residual layer's setpoint filter: an active base's target enters "
-                            "the law as last + k (base - last) (1: off; the base alone never)",
+             "base_filter": "the residual layer's setpoint filter for a jittery base: an active "
+                            "base's target enters the law as last + k (base - last) (1: off; "
+                            "the base alone never; docs/bases.md)",
              "action_scale": "rad per unit residual, an offset from an active base's target",
              "hold_action_scale": "rad per unit residual and step, zero base (no active base)"}
     titles = {"run": "the run (ppo.config.RunConfig)", "ppo": "PPO (ppo.config.PPOConfig)",

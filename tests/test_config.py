@@ -28,7 +28,8 @@ def test_alpha_and_the_env_fields_live_in_the_env_only():
 
 
 def test_config_json_round_trip_and_an_older_file():
-    cfg = with_values(TrainConfig(), hidden=(64, 32), paper_distance=(0.06, 0.1), seed=3)
+    cfg = with_values(TrainConfig(), hidden=(64, 32), paper_distance=(0.06, 0.1), seed=3,
+                      base_filter=0.5)
     text = json.dumps({**to_json(cfg), "schedule": {"lr_decay_iterations": 3}})
     assert from_json(json.loads(text)) == cfg  # lists back to tuples, nested randomisation
     old = json.loads(text)
@@ -36,7 +37,7 @@ def test_config_json_round_trip_and_an_older_file():
     del old["bridge"], old["run"]["select_every"], old["run"]["select_episodes"]  # before selection
     del old["env"]["base_filter"]  # before the setpoint filter: the law it trained with, none
     assert from_json(old) == with_values(dataclasses.replace(cfg, bridge=BridgeConfig()), base_filter=1.0)
-    assert cfg.env.base_filter == 0.5
+    assert TrainConfig().env.base_filter == 1.0  # off unless asked for
 
 
 def test_selection_settings_are_run_fields_cheap_by_default_and_larger_on_a_gpu():

@@ -162,12 +162,15 @@ def test_control_law_base_plus_scaled_residual(jax_batch):
 
 
 def test_setpoint_filter_only_where_a_residual_runs(jax_batch):
-    """An active base's target through the residual layer's filter (`filtered` 1): the setpoint
-    moves `base_filter` of the way from the last one; unfiltered (0, the default of every other
-    driver) it is the base's target; a held pose (inactive base) is the same either way."""
-    env, n = jax_batch.env, jax_batch.num_envs
-    k = env.config.base_filter
-    assert 0 < k < 1  # the default filters
+    """An active base's target through the residual layer's filter (`filtered` 1, `base_filter`
+    0.5): the setpoint moves half of the way from the last one; unfiltered (0, the default of
+    every other driver) it is the base's target; a held pose (inactive base) is the same either
+    way."""
+    from conftest import Batch
+
+    n, k = jax_batch.num_envs, 0.5
+    jax_batch = Batch(make(impl="jax", base_filter=k), n)
+    env = jax_batch.env
     state = jax_batch.place(paper_at(0.2, 0.1))
     home = np.array(env.config.home_qpos, np.float32)
     base = np.tile(home + np.float32(0.04), (n, 1))
