@@ -38,12 +38,13 @@ class Controller:
 
     `arm`: deploy.observe.ArmModel; `base`: deploy.bases (action(sensed)); `residual`: a
     `policy.exported` loader's policy(obs, base_action, last_target) -> target, or None;
-    `units`: the robot's bridge.units.JointUnits; `estimator(frame) -> (Pose | None, reason)` (default: `estimate_pose`
-    with the last estimate's yaw as the prior, 0 before the first); `truth`: a callable
-    giving the true Pose (simulated robot, config.pose == "truth"); `rate_step`: the servo
-    model's largest setpoint change per step, rad (`mjx_env.control.rate_limit` with the env's
-    max_joint_speed / hz): the loop sends the setpoint the env would have used in training, so
-    the real servo's own speed limit never has to bind."""
+    `units`: the robot's bridge.units.JointUnits; `estimator(frame) -> (Pose | None, reason)`
+    (default: `estimate_pose` with the last estimate's yaw as the prior, 0 before the first);
+    `truth`: a callable giving the true Pose (simulated robot, config.pose == "truth");
+    `rate_step`: the servo model's largest setpoint change per step, rad
+    (`mjx_env.control.rate_limit` with the env's max_joint_speed / hz): the loop sends the
+    setpoint the env would have used in training, so the real servo's own speed limit never has
+    to bind."""
 
     def __init__(self, arm: ArmModel, base, residual, units, config: LoopConfig,
                  estimator=None, truth=None, rate_step: float = float("inf")):

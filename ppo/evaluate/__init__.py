@@ -32,9 +32,9 @@ def _programs(env, base: BasePolicy, b: int, residual: Callable | None):
     outputs)` runs the next `steps` control steps. The residual is
     `on x residual(params, state, base_action)` (None: zeros), so `on = 0` runs the base alone
     through the same program (its target unfiltered: the setpoint filter is on where the
-    residual is, `bridge.rollout`). The episode runs as segments, the host between them, so progress
-    needs no callback inside the program: a program with a host callback never hits JAX's
-    persistent compilation cache (the callback is part of its key)."""
+    residual is, `bridge.rollout`). The episode runs as segments, the host between them, so
+    progress needs no callback inside the program: a program with a host callback never hits
+    JAX's persistent compilation cache (the callback is part of its key)."""
     steps = _segment_length(env.config.episode_length)
 
     def segment(params, on, carry):
