@@ -129,7 +129,8 @@ class _CountingEnv:
         return State(
             data={"t": jp.zeros(n, jp.int32)}, obs=jp.zeros((n, 25)), reward=zeros, done=zeros,
             metrics={k: zeros for k in (*TRACE_KEYS, "success", "goal_distance")},
-            info={"base_target": jp.zeros((n, 6)), "base_active": zeros, "last_target": jp.zeros((n, 6))})
+            info={"base_target": jp.zeros((n, 6)), "base_active": zeros, "base_filtered": zeros,
+                  "last_target": jp.zeros((n, 6))})
 
     def step(self, state, action):
         t = state.data["t"] + 1
