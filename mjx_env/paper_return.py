@@ -194,7 +194,7 @@ class PaperReturn(Env):
         action = jp.clip(jp.where(finite, action, 0.0), -1.0, 1.0)
         info = state.info
         last = info["last_target"]
-        k = 1.0 - info["base_filtered"] * (1.0 - cfg.base_filter)
+        k = 1.0 if cfg.base_filter == 1 else 1.0 - info["base_filtered"] * (1.0 - cfg.base_filter)
         base = jp.where(info["base_active"] > 0,
                         control.filtered_base(info["base_target"], last, k), last)
         scale = control.residual_scale(cfg, info["base_active"])

@@ -105,15 +105,20 @@ class Policy:
                             base_active=self.base_active, base_filter=self.base_filter)
 
 
+def require_last_target(base_filter: float) -> None:
+    """ValueError where the law filters the base (`base_filter` < 1) and no last target came."""
+    if base_filter != 1.0:
+        raise ValueError(f"this export filters the base target (action.base_filter "
+                         f"{base_filter:g}): pass last_target, the previous setpoint sent "
+                         f"(rad; the measured joints before the first)")
+
+
 def check_inputs(obs, base_action, last_target, base_filter: float
                  ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """float32 obs (25,)|(B, 25), base action and last target (6,)|(B, 6) (None: the base
     action, allowed only where `base_filter` is 1), or ValueError naming the shapes."""
     if last_target is None:
-        if base_filter != 1.0:
-            raise ValueError(f"this export filters the base target (action.base_filter "
-                             f"{base_filter:g}): pass last_target, the previous setpoint sent "
-                             f"(rad; the measured joints before the first)")
+        require_last_target(base_filter)
         last_target = base_action
     obs, base_action, last_target = (jp.asarray(x, jp.float32)
                                      for x in (obs, base_action, last_target))
@@ -440,14 +445,14 @@ def to_torch(out_dir):
 
         def forward(self, obs, base_action, last_target=None):
             if last_target is None:
-                check_inputs(np.zeros(OBS_SIZE), np.zeros(ACTION_SIZE), None, self.base_filter)
+                require_last_target(self.base_filter)
                 last_target = base_action
             x = torch.cat([obs, base_action * self.base_active], dim=-1)
             x = torch.clamp((x - self.mean) / self.std, -10.0, 10.0)
             for layer in self.layers[:-1]:
                 x = torch.nn.functional.silu(layer(x))  # swish
             residual = torch.tanh(self.layers[-1](x))
-            base = last_target + self.base_filter * (base_action - last_target)  # filtered_base
+            base = control.filtered_base(base_action, last_target, self.base_filter)
             return torch.clamp(base + self.scale * residual, self.joint_lower, self.joint_upper)
 
     return ResidualPolicy().eval().requires_grad_(False)

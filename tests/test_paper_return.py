@@ -161,14 +161,14 @@ def test_control_law_base_plus_scaled_residual(jax_batch):
     np.testing.assert_allclose(moved.info["last_target"][:, 1], float(env.joint_upper[1]), atol=1e-6)
 
 
-def test_setpoint_filter_only_where_a_residual_runs(jax_batch):
+def test_setpoint_filter_only_where_a_residual_runs():
     """An active base's target through the residual layer's filter (`filtered` 1, `base_filter`
     0.5): the setpoint moves half of the way from the last one; unfiltered (0, the default of
     every other driver) it is the base's target; a held pose (inactive base) is the same either
     way."""
-    from conftest import Batch
+    from conftest import NUM_ENVS, Batch
 
-    n, k = jax_batch.num_envs, 0.5
+    n, k = NUM_ENVS, 0.5
     jax_batch = Batch(make(impl="jax", base_filter=k), n)
     env = jax_batch.env
     state = jax_batch.place(paper_at(0.2, 0.1))
